@@ -1,0 +1,1 @@
+"""Guarded FAQ chatbot: HTTP API, chat pipeline, CLI."""

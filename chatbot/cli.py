@@ -1,0 +1,192 @@
+"""The ``chatbot`` command (typer + rich). Errors become a readable message and exit code 1."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+from chatbot.errors import EXPECTED_ERRORS
+from chatbot.settings import Settings
+
+# Libraries log progress chatter at INFO/DEBUG; the CLI shows its own progress.
+for _name in ("bm25s", "sentence_transformers", "optimum", "transformers", "onnxruntime"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+app = typer.Typer(help="Guarded FAQ chatbot.", no_args_is_help=True, add_completion=False)
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except ValidationError as exc:
+        _fail(f"invalid settings: {exc}")
+    except EXPECTED_ERRORS as exc:
+        _fail(str(exc))
+
+
+def _settings(index_dir: Path | None = None) -> Settings:
+    with _errors():
+        settings = Settings()
+    if index_dir is not None:
+        settings = settings.model_copy(update={"index_dir": index_dir})
+    return settings
+
+
+def _embedder_factory(settings: Settings) -> Callable[[], object]:
+    def make() -> object:
+        from ingest.embeddings import Embedder
+
+        with err.status("loading the embedding model…"):
+            return Embedder(settings.embedding())
+
+    return make
+
+
+def _ingest(settings: Settings, paths: list[Path], *, full: bool, dry_run: bool,
+            quiet: bool) -> int:
+    from ingest.pipeline import run_ingest
+
+    progress = Progress("[progress.description]{task.description}", BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                        disable=quiet or not err.is_terminal, transient=True)
+    task = progress.add_task("embedding chunks", total=0)
+    with _errors(), progress:
+        summary = run_ingest(
+            paths, index_dir=settings.index_dir, chunking=settings.chunking(),
+            index=settings.index(), embedder=_embedder_factory(settings),  # type: ignore[arg-type]
+            full=full, dry_run=dry_run,
+            on_embed_start=lambda n: progress.update(task, total=n),
+            on_embedded=lambda n: progress.advance(task, n),
+        )
+    report = summary.to_json()
+    if quiet:
+        out.print_json(json.dumps(report)) if out.is_terminal else print(json.dumps(report))
+    else:
+        _print_summary(report)
+    return 1 if report["failed"] else 0
+
+
+def _print_summary(report: dict[str, object]) -> None:
+    table = Table(title="Ingest summary", show_header=True)
+    for name in ("added", "updated", "unchanged", "removed", "failed"):
+        table.add_column(name, justify="right")
+    table.add_row(*(str(report[n]) for n in ("added", "updated", "unchanged", "removed", "failed")))
+    out.print(table)
+    chunks = report["chunks"]
+    assert isinstance(chunks, dict)
+    out.print(f"chunks: {chunks['total']} ({chunks['embedded']} embedded, {chunks['reused']} "
+              f"reused) · {report['seconds']} s · {report['docs_per_second']} docs/s")
+    documents = report["documents"]
+    assert isinstance(documents, list)
+    for doc in documents:
+        if doc["error"]:
+            err.print(f"[red]failed[/] {doc['source']}: {doc['error']}", highlight=False)
+        for warning in doc["warnings"]:
+            err.print(f"[yellow]warning[/] {doc['source']}: {warning}", highlight=False)
+    if report["dry_run"]:
+        out.print("dry run: nothing was written")
+    elif report["published"]:
+        out.print(f"serving index version [bold]{report['version']}[/]")
+    else:
+        out.print(f"no changes; still serving {report['version']}")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="FAQ files or folders (the whole corpus).")],
+    index_dir: Annotated[Path | None, typer.Option(help="Index folder (CHATBOT_INDEX_DIR).")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Re-embed everything.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary.")] = False,
+) -> None:
+    """Ingest FAQ documents (CSV/JSON/JSONL pairs, Markdown, text, HTML, PDF) into the index."""
+    raise typer.Exit(_ingest(_settings(index_dir), paths, full=full, dry_run=dry_run,
+                             quiet=as_json))
+
+
+def _search(settings: Settings, query: str, k: int | None, as_json: bool) -> None:
+    from ingest.embeddings import Embedder
+    from ingest.search import Retriever
+
+    with _errors():
+        with err.status("loading the embedding model…"):
+            retriever = Retriever(settings.index_dir, Embedder(settings.embedding()),
+                                  settings.search())
+        result = retriever.search(query, k)
+    if as_json:
+        print(json.dumps({
+            "query": query, "index_version": result.index_version, "relevant": result.relevant,
+            "hits": [{"id": h.chunk.id, "title": h.chunk.title, "source": h.chunk.source,
+                      "url": h.chunk.url, "score": round(h.score, 5),
+                      "dense_score": round(h.dense_score, 4),
+                      "lexical_score": round(h.lexical_score, 4)} for h in result.hits],
+        }))
+        return
+    if not result.relevant:
+        out.print("Nothing relevant in the FAQ for that question.")
+        return
+    table = Table(title=f"Top {len(result.hits)} for: {query}")
+    for column in ("#", "title", "source", "cosine", "bm25"):
+        table.add_column(column)
+    for rank, hit in enumerate(result.hits, 1):
+        table.add_row(str(rank), hit.chunk.title, hit.chunk.source, f"{hit.dense_score:.3f}",
+                      f"{hit.lexical_score:.2f}")
+    out.print(table)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="A customer question.")],
+    k: Annotated[int | None, typer.Option("-k", min=1, max=100, help="Number of hits.")] = None,
+    index_dir: Annotated[Path | None, typer.Option(help="Index folder.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Hybrid (dense + BM25) search over the served index."""
+    if not query.strip():
+        _fail("the query is empty")
+    _search(_settings(index_dir), query, k, as_json)
+
+
+@app.command()
+def up(
+    query: Annotated[str, typer.Option(help="Sample question to answer.")] =
+        "I lost my debit card, what should I do?",
+) -> None:
+    """Set up on one machine: ingest the sample FAQ on first run, then answer a question.
+
+    For now this stops after a retrieval answer; the engine and API join it in later releases.
+    """
+    settings = _settings()
+    from ingest.store import current_version
+
+    if current_version(settings.index_dir) is None:
+        err.print(f"no index in {settings.index_dir}: ingesting {settings.data_dir}")
+        code = _ingest(settings, [settings.data_dir], full=False, dry_run=False, quiet=False)
+        if code:
+            raise typer.Exit(code)
+    _search(settings, query, None, as_json=False)
+
+
+def main() -> None:  # pragma: no cover - console entry point alias
+    sys.exit(app())

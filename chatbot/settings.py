@@ -1,0 +1,109 @@
+"""The one settings object (pydantic-settings, ``CHATBOT_`` prefix, optional ``.env``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+from ingest.config import (
+    ChunkingConfig,
+    EmbeddingBackend,
+    EmbeddingConfig,
+    FaqColumns,
+    IndexConfig,
+    SearchConfig,
+)
+
+_PLACEHOLDERS = {"", "changeme", "change-me", "secret", "password", "test", "dev", "example"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHATBOT_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Path("data")
+    index_dir: Path = Path(".chatbot/index")
+    cache_dir: Path = Path(".chatbot/cache")
+
+    # Access keys (comma separated in the environment); placeholders refused in production.
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    admin_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # Embeddings
+    embedding_model: Path | None = None
+    embedding_backend: EmbeddingBackend = "onnx-int8"
+    embedding_device: Literal["auto", "cpu", "cuda"] = "auto"
+    embedding_batch_size: int = Field(default=32, ge=1, le=4096)
+    embedding_max_seq_length: int = Field(default=256, ge=16, le=512)
+
+    # Chunking and FAQ file columns
+    chunk_size: int = Field(default=800, ge=100, le=8000)
+    chunk_overlap: int = Field(default=100, ge=0, le=2000)
+    max_file_bytes: int = Field(default=20_000_000, ge=1)
+    faq_question_column: str = "question"
+    faq_answer_column: str = "answer"
+    faq_category_column: str = "category"
+    faq_url_column: str = "url"
+    faq_id_column: str = "id"
+
+    # Index and search
+    ann_threshold: int = Field(default=50_000, ge=1)
+    keep_versions: int = Field(default=3, ge=1)
+    search_k: int = Field(default=5, ge=1, le=100)
+    search_candidates: int = Field(default=30, ge=1, le=1000)
+    lexical_weight: float = Field(default=0.05, ge=0.0, le=10.0)
+    min_relevance: float = Field(default=0.30, ge=-1.0, le=1.0)
+    nprobe: int = Field(default=32, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_keys(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for name in ("api_keys", "admin_keys"):
+                value = data.get(name)
+                if isinstance(value, str):
+                    data[name] = [k.strip() for k in value.split(",") if k.strip()]
+        return data
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Settings:
+        if self.environment == "production":
+            weak = [k for k in (*self.api_keys, *self.admin_keys)
+                    if k.lower() in _PLACEHOLDERS or len(k) < 16]
+            if weak:
+                raise ValueError("placeholder or short (<16 chars) API/admin keys are refused "
+                                 "in production")
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("chunk_overlap must be smaller than chunk_size")
+        return self
+
+    def embedding(self) -> EmbeddingConfig:
+        return EmbeddingConfig(model_path=self.embedding_model, backend=self.embedding_backend,
+                               device=self.embedding_device, batch_size=self.embedding_batch_size,
+                               max_seq_length=self.embedding_max_seq_length,
+                               cache_dir=self.cache_dir)
+
+    def chunking(self) -> ChunkingConfig:
+        columns = FaqColumns(question=self.faq_question_column, answer=self.faq_answer_column,
+                             category=self.faq_category_column, url=self.faq_url_column,
+                             id=self.faq_id_column)
+        return ChunkingConfig(chunk_size=self.chunk_size, chunk_overlap=self.chunk_overlap,
+                              max_file_bytes=self.max_file_bytes, columns=columns)
+
+    def index(self) -> IndexConfig:
+        return IndexConfig(ann_threshold=self.ann_threshold, keep_versions=self.keep_versions)
+
+    def search(self) -> SearchConfig:
+        return SearchConfig(k=self.search_k, candidates=self.search_candidates,
+                            lexical_weight=self.lexical_weight,
+                            min_relevance=self.min_relevance, nprobe=self.nprobe)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

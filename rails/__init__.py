@@ -1,0 +1,1 @@
+"""NeMo Guardrails configuration and custom actions."""

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from chatbot.errors import EXPECTED_ERRORS
 from chatbot.settings import Settings
+from ingest.embeddings import Embedder
 
 # Libraries log progress chatter at INFO/DEBUG; the CLI shows its own progress.
 for _name in ("bm25s", "sentence_transformers", "optimum", "transformers", "onnxruntime"):
@@ -53,29 +54,38 @@ def _settings(index_dir: Path | None = None) -> Settings:
     return settings
 
 
-def _embedder_factory(settings: Settings) -> Callable[[], object]:
-    def make() -> object:
-        from ingest.embeddings import Embedder
-
+def _embedder_factory(settings: Settings) -> Callable[[], Embedder]:
+    def make() -> Embedder:
         with err.status("loading the embedding model…"):
             return Embedder(settings.embedding())
 
     return make
 
 
-def _ingest(settings: Settings, paths: list[Path], *, full: bool, dry_run: bool,
-            quiet: bool) -> int:
+def _ingest(
+    settings: Settings, paths: list[Path], *, full: bool, dry_run: bool, quiet: bool
+) -> int:
     from ingest.pipeline import run_ingest
 
-    progress = Progress("[progress.description]{task.description}", BarColumn(),
-                        MofNCompleteColumn(), TimeElapsedColumn(), console=err,
-                        disable=quiet or not err.is_terminal, transient=True)
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet or not err.is_terminal,
+        transient=True,
+    )
     task = progress.add_task("embedding chunks", total=0)
     with _errors(), progress:
         summary = run_ingest(
-            paths, index_dir=settings.index_dir, chunking=settings.chunking(),
-            index=settings.index(), embedder=_embedder_factory(settings),  # type: ignore[arg-type]
-            full=full, dry_run=dry_run,
+            paths,
+            index_dir=settings.index_dir,
+            chunking=settings.chunking(),
+            index=settings.index(),
+            embedder=_embedder_factory(settings),
+            full=full,
+            dry_run=dry_run,
             on_embed_start=lambda n: progress.update(task, total=n),
             on_embedded=lambda n: progress.advance(task, n),
         )
@@ -95,8 +105,10 @@ def _print_summary(report: dict[str, object]) -> None:
     out.print(table)
     chunks = report["chunks"]
     assert isinstance(chunks, dict)
-    out.print(f"chunks: {chunks['total']} ({chunks['embedded']} embedded, {chunks['reused']} "
-              f"reused) · {report['seconds']} s · {report['docs_per_second']} docs/s")
+    out.print(
+        f"chunks: {chunks['total']} ({chunks['embedded']} embedded, {chunks['reused']} "
+        f"reused) · {report['seconds']} s · {report['docs_per_second']} docs/s"
+    )
     documents = report["documents"]
     assert isinstance(documents, list)
     for doc in documents:
@@ -115,33 +127,50 @@ def _print_summary(report: dict[str, object]) -> None:
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="FAQ files or folders (the whole corpus).")],
-    index_dir: Annotated[Path | None, typer.Option(help="Index folder (CHATBOT_INDEX_DIR).")] = None,
+    index_dir: Annotated[
+        Path | None, typer.Option(help="Index folder (CHATBOT_INDEX_DIR).")
+    ] = None,
     full: Annotated[bool, typer.Option("--full", help="Re-embed everything.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary.")] = False,
 ) -> None:
     """Ingest FAQ documents (CSV/JSON/JSONL pairs, Markdown, text, HTML, PDF) into the index."""
-    raise typer.Exit(_ingest(_settings(index_dir), paths, full=full, dry_run=dry_run,
-                             quiet=as_json))
+    raise typer.Exit(
+        _ingest(_settings(index_dir), paths, full=full, dry_run=dry_run, quiet=as_json)
+    )
 
 
 def _search(settings: Settings, query: str, k: int | None, as_json: bool) -> None:
-    from ingest.embeddings import Embedder
     from ingest.search import Retriever
 
     with _errors():
         with err.status("loading the embedding model…"):
-            retriever = Retriever(settings.index_dir, Embedder(settings.embedding()),
-                                  settings.search())
+            retriever = Retriever(
+                settings.index_dir, Embedder(settings.embedding()), settings.search()
+            )
         result = retriever.search(query, k)
     if as_json:
-        print(json.dumps({
-            "query": query, "index_version": result.index_version, "relevant": result.relevant,
-            "hits": [{"id": h.chunk.id, "title": h.chunk.title, "source": h.chunk.source,
-                      "url": h.chunk.url, "score": round(h.score, 5),
-                      "dense_score": round(h.dense_score, 4),
-                      "lexical_score": round(h.lexical_score, 4)} for h in result.hits],
-        }))
+        print(
+            json.dumps(
+                {
+                    "query": query,
+                    "index_version": result.index_version,
+                    "relevant": result.relevant,
+                    "hits": [
+                        {
+                            "id": h.chunk.id,
+                            "title": h.chunk.title,
+                            "source": h.chunk.source,
+                            "url": h.chunk.url,
+                            "score": round(h.score, 5),
+                            "dense_score": round(h.dense_score, 4),
+                            "lexical_score": round(h.lexical_score, 4),
+                        }
+                        for h in result.hits
+                    ],
+                }
+            )
+        )
         return
     if not result.relevant:
         out.print("Nothing relevant in the FAQ for that question.")
@@ -150,8 +179,13 @@ def _search(settings: Settings, query: str, k: int | None, as_json: bool) -> Non
     for column in ("#", "title", "source", "cosine", "bm25"):
         table.add_column(column)
     for rank, hit in enumerate(result.hits, 1):
-        table.add_row(str(rank), hit.chunk.title, hit.chunk.source, f"{hit.dense_score:.3f}",
-                      f"{hit.lexical_score:.2f}")
+        table.add_row(
+            str(rank),
+            hit.chunk.title,
+            hit.chunk.source,
+            f"{hit.dense_score:.3f}",
+            f"{hit.lexical_score:.2f}",
+        )
     out.print(table)
 
 
@@ -170,8 +204,9 @@ def search(
 
 @app.command()
 def up(
-    query: Annotated[str, typer.Option(help="Sample question to answer.")] =
-        "I lost my debit card, what should I do?",
+    query: Annotated[
+        str, typer.Option(help="Sample question to answer.")
+    ] = "I lost my debit card, what should I do?",
 ) -> None:
     """Set up on one machine: ingest the sample FAQ on first run, then answer a question.
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 from ingest.config import (
     ChunkingConfig,
@@ -73,35 +72,55 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
         if self.environment == "production":
-            weak = [k for k in (*self.api_keys, *self.admin_keys)
-                    if k.lower() in _PLACEHOLDERS or len(k) < 16]
+            weak = [
+                k
+                for k in (*self.api_keys, *self.admin_keys)
+                if k.lower() in _PLACEHOLDERS or len(k) < 16
+            ]
             if weak:
-                raise ValueError("placeholder or short (<16 chars) API/admin keys are refused "
-                                 "in production")
+                raise ValueError(
+                    "placeholder or short (<16 chars) API/admin keys are refused in production"
+                )
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("chunk_overlap must be smaller than chunk_size")
         return self
 
     def embedding(self) -> EmbeddingConfig:
-        return EmbeddingConfig(model_path=self.embedding_model, backend=self.embedding_backend,
-                               device=self.embedding_device, batch_size=self.embedding_batch_size,
-                               max_seq_length=self.embedding_max_seq_length,
-                               cache_dir=self.cache_dir)
+        return EmbeddingConfig(
+            model_path=self.embedding_model,
+            backend=self.embedding_backend,
+            device=self.embedding_device,
+            batch_size=self.embedding_batch_size,
+            max_seq_length=self.embedding_max_seq_length,
+            cache_dir=self.cache_dir,
+        )
 
     def chunking(self) -> ChunkingConfig:
-        columns = FaqColumns(question=self.faq_question_column, answer=self.faq_answer_column,
-                             category=self.faq_category_column, url=self.faq_url_column,
-                             id=self.faq_id_column)
-        return ChunkingConfig(chunk_size=self.chunk_size, chunk_overlap=self.chunk_overlap,
-                              max_file_bytes=self.max_file_bytes, columns=columns)
+        columns = FaqColumns(
+            question=self.faq_question_column,
+            answer=self.faq_answer_column,
+            category=self.faq_category_column,
+            url=self.faq_url_column,
+            id=self.faq_id_column,
+        )
+        return ChunkingConfig(
+            chunk_size=self.chunk_size,
+            chunk_overlap=self.chunk_overlap,
+            max_file_bytes=self.max_file_bytes,
+            columns=columns,
+        )
 
     def index(self) -> IndexConfig:
         return IndexConfig(ann_threshold=self.ann_threshold, keep_versions=self.keep_versions)
 
     def search(self) -> SearchConfig:
-        return SearchConfig(k=self.search_k, candidates=self.search_candidates,
-                            lexical_weight=self.lexical_weight,
-                            min_relevance=self.min_relevance, nprobe=self.nprobe)
+        return SearchConfig(
+            k=self.search_k,
+            candidates=self.search_candidates,
+            lexical_weight=self.lexical_weight,
+            min_relevance=self.min_relevance,
+            nprobe=self.nprobe,
+        )
 
 
 @lru_cache(maxsize=1)

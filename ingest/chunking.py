@@ -24,8 +24,9 @@ def load_document(path: Path, source: str, config: ChunkingConfig) -> LoadedDocu
         raise DocumentLoadError(f"cannot read file: {exc.strerror or exc}") from exc
     warnings: list[str] = []
     sections = loader(data, path.name, config.columns, warnings)
-    return LoadedDocument(source=source, hash=sha256_hex(data), sections=sections,
-                          warnings=warnings)
+    return LoadedDocument(
+        source=source, hash=sha256_hex(data), sections=sections, warnings=warnings
+    )
 
 
 def _chunk_id(source: str, section: Section, ordinal: int, text: str) -> str:
@@ -37,8 +38,9 @@ def _chunk_id(source: str, section: Section, ordinal: int, text: str) -> str:
 
 
 def chunk_document(doc: LoadedDocument, config: ChunkingConfig) -> list[Chunk]:
-    splitter = RecursiveCharacterTextSplitter(chunk_size=config.chunk_size,
-                                              chunk_overlap=config.chunk_overlap)
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=config.chunk_size, chunk_overlap=config.chunk_overlap
+    )
     chunks: list[Chunk] = []
     seen: set[str] = set()
     for section in doc.sections:
@@ -49,13 +51,24 @@ def chunk_document(doc: LoadedDocument, config: ChunkingConfig) -> list[Chunk]:
                 continue
             chunk_id = _chunk_id(doc.source, section, len(chunks), text)
             if chunk_id in seen:
-                doc.warnings.append(f"{section.location or section.title}: duplicate id "
-                                    f"{section.entry_id!r}, entry skipped")
+                doc.warnings.append(
+                    f"{section.location or section.title}: duplicate id "
+                    f"{section.entry_id!r}, entry skipped"
+                )
                 continue
             seen.add(chunk_id)
-            chunks.append(Chunk(
-                id=chunk_id, source=doc.source, title=section.title, text=text,
-                hash=sha256_hex(text), kind=section.kind, answer=section.answer,
-                url=section.url, category=section.category, location=section.location,
-            ))
+            chunks.append(
+                Chunk(
+                    id=chunk_id,
+                    source=doc.source,
+                    title=section.title,
+                    text=text,
+                    hash=sha256_hex(text),
+                    kind=section.kind,
+                    answer=section.answer,
+                    url=section.url,
+                    category=section.category,
+                    location=section.location,
+                )
+            )
     return chunks

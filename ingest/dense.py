@@ -19,10 +19,12 @@ def ivf_lists(n: int) -> int:
     return max(1, min(65_536, int(4 * math.sqrt(n))))
 
 
-def build_dense_index(vectors: npt.NDArray[np.float32], ann_threshold: int,
-                      seed: int = 1234) -> faiss.Index:
+def build_dense_index(
+    vectors: npt.NDArray[np.float32], ann_threshold: int, seed: int = 1234
+) -> faiss.Index:
     n, dim = vectors.shape
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    index: faiss.Index
     if n < ann_threshold:
         index = faiss.IndexFlatIP(dim)
     else:

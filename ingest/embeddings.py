@@ -75,13 +75,17 @@ class Embedder:
         self.model_dir = model_dir
         self.fingerprint = model_fingerprint(model_dir)
         self.device = self._device(config.device)
-        backend = config.backend if self.device == "cpu" else "torch"  # ONNX Runtime here is CPU-only
+        backend = (
+            config.backend if self.device == "cpu" else "torch"
+        )  # ONNX Runtime here is CPU-only
         self.backend = backend
         self.quantization = _quantization_target() if backend == "onnx-int8" else None
         self._model = self._load()
         self._model.max_seq_length = config.max_seq_length
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or \
-            self._model.get_sentence_embedding_dimension
+        get_dim = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
         dim = get_dim()
         if not dim:
             raise EmbeddingError(f"cannot tell the embedding dimension of {model_dir}")
@@ -91,7 +95,8 @@ class Embedder:
     def id(self) -> str:
         """Identifies the vector space: vectors from embedders with equal ids are comparable."""
         variant = self.backend + (f"-{self.quantization}" if self.quantization else "")
-        return f"{self.model_dir.name}@{self.fingerprint[:12]}/{variant}/seq{self.config.max_seq_length}"
+        seq = self.config.max_seq_length
+        return f"{self.model_dir.name}@{self.fingerprint[:12]}/{variant}/seq{seq}"
 
     @staticmethod
     def _device(wanted: str) -> str:
@@ -109,8 +114,9 @@ class Embedder:
                 return SentenceTransformer(str(self.model_dir), device=self.device)
             folder = self._exported_copy()
             kwargs = {"file_name": _INT8_FILE if self.backend == "onnx-int8" else "onnx/model.onnx"}
-            return SentenceTransformer(str(folder), device="cpu", backend="onnx",
-                                       model_kwargs=kwargs)
+            return SentenceTransformer(
+                str(folder), device="cpu", backend="onnx", model_kwargs=kwargs
+            )
         except EmbeddingError:
             raise
         except Exception as exc:  # model loading fails in many library-specific ways
@@ -131,8 +137,9 @@ class Embedder:
             model = SentenceTransformer(str(folder), device="cpu", backend="onnx")
             model.save_pretrained(str(folder))
             if self.quantization:
-                export_dynamic_quantized_onnx_model(model, self.quantization, str(folder),
-                                                    file_suffix="qint8")
+                export_dynamic_quantized_onnx_model(
+                    model, self.quantization, str(folder), file_suffix="qint8"
+                )
             try:
                 folder.rename(target)
             except OSError:
@@ -142,22 +149,28 @@ class Embedder:
             shutil.rmtree(tmp, ignore_errors=True)
         return target
 
-    def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None,
-               step: int = 512) -> Vectors:
+    def encode(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None, step: int = 512
+    ) -> Vectors:
         """Embed ``texts`` in slices of ``step`` (so progress can be reported)."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), step):
-            part = list(texts[start:start + step])
+            part = list(texts[start : start + step])
             try:
-                vectors = self._model.encode(part, batch_size=self.config.batch_size,
-                                             normalize_embeddings=True, convert_to_numpy=True,
-                                             show_progress_bar=False)
+                vectors = self._model.encode(
+                    part,
+                    batch_size=self.config.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
             except Exception as exc:  # surface library failures as our own error type
                 raise EmbeddingError(f"embedding failed: {exc}") from exc
-            out[start:start + len(part)] = vectors
+            out[start : start + len(part)] = vectors
             if progress is not None:
                 progress(len(part))
         return out
 
     def encode_query(self, text: str) -> Vectors:
-        return self.encode([text])[0]
+        vector: Vectors = self.encode([text])[0]
+        return vector

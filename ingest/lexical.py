@@ -13,8 +13,10 @@ _STEMMER = Stemmer.Stemmer("english")
 
 
 def _tokens(texts: list[str]) -> list[list[str]]:
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER.stemWords,  # type: ignore[no-any-return]
-                          return_ids=False, show_progress=False)
+    tokens: list[list[str]] = bm25s.tokenize(
+        texts, stopwords="en", stemmer=_STEMMER.stemWords, return_ids=False, show_progress=False
+    )
+    return tokens
 
 
 class LexicalIndex:
@@ -25,8 +27,10 @@ class LexicalIndex:
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
         bm25 = bm25s.BM25()
-        bm25.index(bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER.stemWords,
-                                  show_progress=False), show_progress=False)
+        bm25.index(
+            bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER.stemWords, show_progress=False),
+            show_progress=False,
+        )
         return cls(bm25, len(texts))
 
     def save(self, folder: Path) -> None:
@@ -41,7 +45,8 @@ class LexicalIndex:
         tokens = _tokens([query])
         if not tokens[0] or self.size == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        ids, scores = self._bm25.retrieve(tokens, k=min(k, self.size), show_progress=False,
-                                          n_threads=1)
+        ids, scores = self._bm25.retrieve(
+            tokens, k=min(k, self.size), show_progress=False, n_threads=1
+        )
         keep = scores[0] > 0
         return ids[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)

@@ -59,7 +59,9 @@ def _faq_section(row: Mapping[str, Any], cols: FaqColumns, where: str) -> Sectio
     )
 
 
-def _collect(rows: Iterable[tuple[str, Any]], cols: FaqColumns, warnings: list[str]) -> list[Section]:
+def _collect(
+    rows: Iterable[tuple[str, Any]], cols: FaqColumns, warnings: list[str]
+) -> list[Section]:
     sections: list[Section] = []
     for where, row in rows:
         if not isinstance(row, Mapping):
@@ -78,7 +80,7 @@ def load_csv(data: bytes, name: str, cols: FaqColumns, warnings: list[str]) -> l
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
-        dialect = csv.excel  # type: ignore[assignment]
+        dialect = csv.excel
     reader = csv.DictReader(io.StringIO(text), dialect=dialect)
     headers = [h.strip().lower() for h in reader.fieldnames or []]
     needed = [cols.question.lower(), cols.answer.lower()]
@@ -91,8 +93,10 @@ def load_csv(data: bytes, name: str, cols: FaqColumns, warnings: list[str]) -> l
         for row in reader:
             where = f"line {reader.line_num}"
             if None in row:  # more fields than headers
-                warnings.append(f"{where}: skipped, {len(headers) + len(row[None])} fields "  # type: ignore[index]
-                                f"for {len(headers)} columns")
+                extra = len(row[None])
+                warnings.append(
+                    f"{where}: skipped, {len(headers) + extra} fields for {len(headers)} columns"
+                )
                 continue
             yield where, row
 
@@ -143,8 +147,11 @@ def markdown_sections(text: str, default_title: str) -> list[Section]:
         title = path[-1] if path else default_title
         location = " > ".join(path) or None
         if title.endswith("?"):
-            sections.append(Section(title=title, text=f"{title}\n{body}", kind="faq",
-                                    answer=body, location=location))
+            sections.append(
+                Section(
+                    title=title, text=f"{title}\n{body}", kind="faq", answer=body, location=location
+                )
+            )
         else:
             sections.append(Section(title=title, text=body, location=location))
     return sections
@@ -162,8 +169,9 @@ def load_text(data: bytes, name: str, cols: FaqColumns, warnings: list[str]) -> 
 def load_html(data: bytes, name: str, cols: FaqColumns, warnings: list[str]) -> list[Section]:
     html = _decode(data)
     # trafilatura keeps the main content and drops navigation, footers and boilerplate.
-    markdown = trafilatura.extract(html, output_format="markdown", include_links=False,
-                                   include_images=False, favor_recall=True)
+    markdown = trafilatura.extract(
+        html, output_format="markdown", include_links=False, include_images=False, favor_recall=True
+    )
     if not markdown:
         raise DocumentLoadError("no main text found in the HTML page")
     meta = trafilatura.extract_metadata(html)
@@ -208,6 +216,7 @@ def loader_for(path: Path) -> Loader:
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         supported = ", ".join(sorted(LOADERS))
-        raise UnsupportedFileError(f"unsupported file type {path.suffix or '(none)'!r}; "
-                                   f"supported: {supported}")
+        raise UnsupportedFileError(
+            f"unsupported file type {path.suffix or '(none)'!r}; supported: {supported}"
+        )
     return loader

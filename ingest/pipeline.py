@@ -75,13 +75,21 @@ class IngestSummary:
             "unchanged": self.count("unchanged"),
             "removed": self.count("removed"),
             "failed": self.count("failed"),
-            "chunks": {"total": self.chunks_total, "embedded": self.chunks_embedded,
-                       "reused": self.chunks_reused},
+            "chunks": {
+                "total": self.chunks_total,
+                "embedded": self.chunks_embedded,
+                "reused": self.chunks_reused,
+            },
             "seconds": round(self.seconds, 3),
             "docs_per_second": round(self.docs_per_second, 2),
             "documents": [
-                {"source": d.source, "status": d.status, "chunks": d.chunks, "error": d.error,
-                 "warnings": d.warnings}
+                {
+                    "source": d.source,
+                    "status": d.status,
+                    "chunks": d.chunks,
+                    "error": d.error,
+                    "warnings": d.warnings,
+                }
                 for d in self.documents
             ],
         }
@@ -101,8 +109,9 @@ def discover(paths: list[Path]) -> tuple[list[tuple[Path, str]], list[DocumentRe
                 if path.is_file() and not any(p.startswith(".") for p in rel.parts):
                     found.setdefault(f"{base}/{rel.as_posix()}", path)
         else:
-            missing.append(DocumentReport(source=str(root), status="failed",
-                                          error="no such file or directory"))
+            missing.append(
+                DocumentReport(source=str(root), status="failed", error="no such file or directory")
+            )
     return sorted((p, s) for s, p in found.items()), missing
 
 
@@ -121,14 +130,14 @@ def run_ingest(
     index_dir: Path,
     chunking: ChunkingConfig,
     index: IndexConfig,
-    embedder: Callable[[], Embedder] | Embedder,
+    embedder: Callable[[], Embedder],
     full: bool = False,
     dry_run: bool = False,
     on_embed_start: Callable[[int], None] | None = None,
     on_embedded: Callable[[int], None] | None = None,
 ) -> IngestSummary:
-    """Ingest ``paths`` into ``index_dir``; ``embedder`` may be a factory so a dry run or a
-    run with nothing to embed never loads the model."""
+    """Ingest ``paths`` into ``index_dir``. ``embedder`` is a factory, so a dry run or a run
+    with nothing changed never loads the model."""
     started = time.perf_counter()
     files, reports = discover(paths)
     with ingest_lock(index_dir):
@@ -156,30 +165,37 @@ def run_ingest(
                     doc_hashes[source] = previous_docs[source].hash
                 continue
             if not doc_chunks:
-                reports.append(DocumentReport(source, "failed", 0, "no text found",
-                                              doc.warnings))
+                reports.append(DocumentReport(source, "failed", 0, "no text found", doc.warnings))
                 continue
             old = previous_docs.get(source)
-            status: Status = ("added" if old is None else
-                              "unchanged" if old.hash == doc.hash else "updated")
+            status: Status = (
+                "added" if old is None else "unchanged" if old.hash == doc.hash else "updated"
+            )
             reports.append(DocumentReport(source, status, len(doc_chunks), None, doc.warnings))
             chunks.extend(doc_chunks)
             doc_hashes[source] = doc.hash
-        reports.extend(DocumentReport(source, "removed", previous_docs[source].chunks)
-                       for source in sorted(set(previous_docs) - seen))
+        reports.extend(
+            DocumentReport(source, "removed", previous_docs[source].chunks)
+            for source in sorted(set(previous_docs) - seen)
+        )
 
-        summary = IngestSummary(documents=reports, chunks_total=len(chunks), dry_run=dry_run,
-                                previous_version=served.version if served else None,
-                                version=served.version if served else None)
+        summary = IngestSummary(
+            documents=reports,
+            chunks_total=len(chunks),
+            dry_run=dry_run,
+            previous_version=served.version if served else None,
+            version=served.version if served else None,
+        )
         changed = any(r.status != "unchanged" for r in reports)
         if not chunks:
-            raise NothingToIngestError("no readable document in " +
-                                       ", ".join(str(p) for p in paths))
+            raise NothingToIngestError(
+                "no readable document in " + ", ".join(str(p) for p in paths)
+            )
         if dry_run or (not changed and not full and served is not None):
             summary.seconds = time.perf_counter() - started
             return summary
 
-        model = embedder() if callable(embedder) and not isinstance(embedder, Embedder) else embedder
+        model = embedder()
         vectors = np.zeros((len(chunks), model.dim), dtype=np.float32)
         reusable: dict[str, int] = {}
         if served and not full and served.manifest.embedding_id == model.id:
@@ -200,14 +216,17 @@ def run_ingest(
 
         per_doc = Counter(c.source for c in chunks)
         manifest = write_version(
-            index_dir, chunks, vectors,
+            index_dir,
+            chunks,
+            vectors,
             {
                 "embedding_id": model.id,
                 "embedding_model": str(model.model_dir),
                 "dimension": model.dim,
                 "counts": {"documents": len(doc_hashes), "chunks": len(chunks)},
-                "documents": {s: {"hash": h, "chunks": per_doc[s]}
-                              for s, h in sorted(doc_hashes.items())},
+                "documents": {
+                    s: {"hash": h, "chunks": per_doc[s]} for s, h in sorted(doc_hashes.items())
+                },
             },
             index.ann_threshold,
         )

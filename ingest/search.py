@@ -51,8 +51,10 @@ class SearchResult:
 def fuse(cosines: dict[int, float], lexical: dict[int, float], weight: float) -> dict[int, float]:
     """Cosine plus ``weight`` times the BM25 score scaled to [0, 1] within this query."""
     top = max(lexical.values(), default=0.0)
-    return {row: cos + (weight * lexical.get(row, 0.0) / top if top > 0 else 0.0)
-            for row, cos in cosines.items()}
+    return {
+        row: cos + (weight * lexical.get(row, 0.0) / top if top > 0 else 0.0)
+        for row, cos in cosines.items()
+    }
 
 
 class Retriever:
@@ -80,7 +82,8 @@ class Retriever:
                 if index.manifest.dimension != self.embedder.dim:
                     raise IndexUnavailableError(
                         f"index {wanted} holds {index.manifest.dimension}-d vectors but the "
-                        f"embedding model gives {self.embedder.dim}-d: re-ingest with --full")
+                        f"embedding model gives {self.embedder.dim}-d: re-ingest with --full"
+                    )
                 set_nprobe(index.dense, self.config.nprobe)
                 self._index = index
             return self._index
@@ -95,13 +98,22 @@ class Retriever:
         lexical = dict(zip(lexical_rows.tolist(), lexical_scores.tolist(), strict=True))
         rows = sorted({int(r) for r in dense_rows[0] if r >= 0} | set(lexical))
         # Exact cosines for every candidate, also those only BM25 found (vectors are memory-mapped).
-        cosines = dict(zip(rows, (np.asarray(index.vectors[rows]) @ query_vector).tolist(),
-                           strict=True)) if rows else {}
+        cosines = (
+            dict(zip(rows, (np.asarray(index.vectors[rows]) @ query_vector).tolist(), strict=True))
+            if rows
+            else {}
+        )
         fused = fuse(cosines, lexical, self.config.lexical_weight)
         ranked = sorted(rows, key=lambda r: fused[r], reverse=True)
         hits = [
-            Hit(chunk=index.chunks[row], score=fused[row], dense_score=cosines[row],
-                lexical_score=lexical.get(row, 0.0), index_version=index.version)
-            for row in ranked if cosines[row] >= self.config.min_relevance
+            Hit(
+                chunk=index.chunks[row],
+                score=fused[row],
+                dense_score=cosines[row],
+                lexical_score=lexical.get(row, 0.0),
+                index_version=index.version,
+            )
+            for row in ranked
+            if cosines[row] >= self.config.min_relevance
         ]
         return SearchResult(query=query, hits=hits[:k], index_version=index.version)

@@ -106,15 +106,24 @@ def _write_file(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def write_version(index_dir: Path, chunks: list[Chunk], vectors: npt.NDArray[np.float32],
-                  manifest: dict[str, Any], ann_threshold: int) -> Manifest:
+def write_version(
+    index_dir: Path,
+    chunks: list[Chunk],
+    vectors: npt.NDArray[np.float32],
+    manifest: dict[str, Any],
+    ann_threshold: int,
+) -> Manifest:
     """Write a complete version beside the served one; does not switch ``CURRENT``."""
     version = new_version_name()
     building = index_dir / f"{_BUILDING}{version}"
     building.mkdir(parents=True)
     dense = build_dense_index(vectors, ann_threshold)
-    full = Manifest(version=version, created_at=datetime.now(UTC).isoformat(),
-                    dense_index=describe(dense), **manifest)
+    full = Manifest(
+        version=version,
+        created_at=datetime.now(UTC).isoformat(),
+        dense_index=describe(dense),
+        **manifest,
+    )
     lines = "".join(json.dumps(c.to_json(), ensure_ascii=False) + "\n" for c in chunks)
     _write_file(building / CHUNKS, lines.encode("utf-8"))
     with (building / VECTORS).open("wb") as fh:
@@ -146,7 +155,9 @@ def read_manifest(path: Path) -> Manifest:
     try:
         return Manifest.model_validate_json((path / MANIFEST).read_bytes())
     except FileNotFoundError as exc:
-        raise IndexUnavailableError(f"{path} has no manifest: not a complete index version") from exc
+        raise IndexUnavailableError(
+            f"{path} has no manifest: not a complete index version"
+        ) from exc
     except ValidationError as exc:
         raise IndexUnavailableError(f"{path / MANIFEST} is corrupt: {exc}") from exc
 
@@ -166,11 +177,14 @@ def load_version(index_dir: Path, version: str | None = None) -> IndexVersion:
     except (OSError, ValueError, TypeError, RuntimeError) as exc:
         raise IndexUnavailableError(f"index version {version} is unreadable: {exc}") from exc
     if not (len(chunks) == vectors.shape[0] == dense.ntotal == manifest.counts.get("chunks")):
-        raise IndexUnavailableError(f"index version {version} is inconsistent "
-                                    f"({len(chunks)} chunks, {vectors.shape[0]} vectors, "
-                                    f"{dense.ntotal} in FAISS)")
-    return IndexVersion(path=path, manifest=manifest, chunks=chunks, vectors=vectors,
-                        dense=dense, lexical=lexical)
+        raise IndexUnavailableError(
+            f"index version {version} is inconsistent "
+            f"({len(chunks)} chunks, {vectors.shape[0]} vectors, "
+            f"{dense.ntotal} in FAISS)"
+        )
+    return IndexVersion(
+        path=path, manifest=manifest, chunks=chunks, vectors=vectors, dense=dense, lexical=lexical
+    )
 
 
 @contextlib.contextmanager
@@ -198,8 +212,11 @@ def prune(index_dir: Path, keep: int) -> list[str]:
     for path in index_dir.glob(f"{_BUILDING}*"):
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path.name)
-    versions = sorted(p.name for p in index_dir.iterdir()
-                      if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST).exists())
+    versions = sorted(
+        p.name
+        for p in index_dir.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST).exists()
+    )
     for name in versions[:-keep] if keep else versions:
         if name != served:
             shutil.rmtree(index_dir / name, ignore_errors=True)

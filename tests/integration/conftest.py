@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -47,7 +46,21 @@ class CountingEmbedder:
         return self.inner.encode(texts, **kwargs)  # type: ignore[arg-type]
 
 
-Ingest = Callable[..., IngestSummary]
+class Ingest:
+    """Runs the real ingest pipeline into one temporary index folder."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, index_dir: Path) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.index_dir = index_dir
+
+    def __call__(self, *paths: Path, counter: CountingEmbedder | None = None,
+                 full: bool = False, dry_run: bool = False) -> IngestSummary:
+        model = counter or self.embedder
+        return run_ingest(list(paths), index_dir=self.index_dir,
+                          chunking=self.settings.chunking(), index=self.settings.index(),
+                          embedder=lambda: model,  # type: ignore[arg-type,return-value]
+                          full=full, dry_run=dry_run)
 
 
 @pytest.fixture
@@ -60,13 +73,4 @@ def corpus(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def ingest(settings: Settings, embedder: Embedder, tmp_path: Path) -> Ingest:
-    index_dir = tmp_path / "index"
-
-    def run(*paths: Path, counter: CountingEmbedder | None = None, **kwargs: object) -> IngestSummary:
-        model = counter or embedder
-        return run_ingest(list(paths), index_dir=index_dir, chunking=settings.chunking(),
-                          index=settings.index(), embedder=lambda: model,  # type: ignore[return-value]
-                          **kwargs)  # type: ignore[arg-type]
-
-    run.index_dir = index_dir  # type: ignore[attr-defined]
-    return run
+    return Ingest(settings, embedder, tmp_path / "index")

@@ -32,10 +32,11 @@ def test_sample_faq_ingests_completely(ingest: Ingest) -> None:
     report = summary.to_json()
     assert (report["added"], report["failed"]) == (5, 0)
     assert all(not d["warnings"] for d in report["documents"])
-    manifest = load_version(ingest.index_dir).manifest  # type: ignore[attr-defined]
+    manifest = load_version(ingest.index_dir).manifest
     assert manifest.dimension == 384
     assert manifest.counts["documents"] == 5
-    faq_entries = sum(1 for c in load_version(ingest.index_dir).chunks if c.kind == "faq")  # type: ignore[attr-defined]
+    chunks = load_version(ingest.index_dir).chunks
+    faq_entries = sum(1 for c in chunks if c.kind == "faq")
     assert faq_entries >= 60
     assert set(manifest.documents) == {
         "data/faq/accounts.csv", "data/faq/cards.json", "data/faq/loans.md",
@@ -46,7 +47,7 @@ def test_sample_faq_ingests_completely(ingest: Ingest) -> None:
 def test_paraphrased_questions_find_their_entry(ingest: Ingest, settings: Settings,
                                                 embedder: Embedder) -> None:
     ingest(DATA)
-    retriever = _retriever(ingest.index_dir, settings, embedder)  # type: ignore[attr-defined]
+    retriever = _retriever(ingest.index_dir, settings, embedder)
     ranks = []
     for case in PARAPHRASES:
         result = retriever.search(case["query"], k=5)
@@ -62,13 +63,14 @@ def test_paraphrased_questions_find_their_entry(ingest: Ingest, settings: Settin
 def test_off_topic_question_finds_nothing_relevant(ingest: Ingest, settings: Settings,
                                                    embedder: Embedder) -> None:
     ingest(DATA)
-    retriever = _retriever(ingest.index_dir, settings, embedder)  # type: ignore[attr-defined]
+    retriever = _retriever(ingest.index_dir, settings, embedder)
     assert not retriever.search("recipe for banana bread").relevant
     assert retriever.search("how do I freeze my card").relevant
 
 
-def test_incremental_ingest_embeds_only_what_changed(ingest: Ingest, corpus: Path,
-                                                     embedder: Embedder, settings: Settings) -> None:
+def test_incremental_ingest_embeds_only_what_changed(
+    ingest: Ingest, corpus: Path, embedder: Embedder, settings: Settings
+) -> None:
     first = ingest(corpus)
     loans = corpus / "faq" / "loans.md"
     loans.write_text(loans.read_text() + "\n## Can I pay my loan by cheque?\nNo, we stopped "
@@ -91,8 +93,9 @@ def test_incremental_ingest_embeds_only_what_changed(ingest: Ingest, corpus: Pat
         "Do you have a mobile branch van?\nYes, it visits rural villages every Tuesday.",
     ]
     assert (second.chunks_embedded, second.previous_version) == (2, first.version)
-    retriever = _retriever(ingest.index_dir, settings, embedder)  # type: ignore[attr-defined]
-    assert retriever.search("is there a bank on wheels").hits[0].chunk.source == "faq/faq/extra.jsonl"
+    retriever = _retriever(ingest.index_dir, settings, embedder)
+    top = retriever.search("is there a bank on wheels").hits[0]
+    assert top.chunk.source == "faq/faq/extra.jsonl"
     assert all(h.chunk.source != "faq/guides/opening-hours.txt"
                for h in retriever.search("branch opening hours on saturday", k=20).hits)
 
@@ -114,8 +117,9 @@ def test_corrupt_file_keeps_previous_chunks(ingest: Ingest, corpus: Path, settin
     assert cards.status == "failed"
     assert "invalid JSON" in (cards.error or "")
     assert "kept the 26 chunks" in (cards.error or "")
-    retriever = _retriever(ingest.index_dir, settings, embedder)  # type: ignore[attr-defined]
-    assert retriever.search("what is the contactless limit").hits[0].chunk.source == "faq/faq/cards.json"
+    retriever = _retriever(ingest.index_dir, settings, embedder)
+    top = retriever.search("what is the contactless limit").hits[0]
+    assert top.chunk.source == "faq/faq/cards.json"
 
 
 def test_malformed_rows_are_reported(ingest: Ingest, tmp_path: Path) -> None:
@@ -136,7 +140,7 @@ def test_failed_ingest_leaves_served_index_untouched(ingest: Ingest, corpus: Pat
                                                      tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     served = ingest(corpus).version
-    index_dir: Path = ingest.index_dir  # type: ignore[attr-defined]
+    index_dir = ingest.index_dir
 
     bad = tmp_path / "bad"
     bad.mkdir()

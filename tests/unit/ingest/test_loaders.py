@@ -24,9 +24,9 @@ COLS = FaqColumns()
 
 def test_csv_pairs_with_optional_columns() -> None:
     data = (
-        "id,question,answer,category,url\n"
-        'a1,How do I block my card?,"Open the app, tap Cards, then Freeze.",cards,https://x/1\n'
-    ).encode()
+        b"id,question,answer,category,url\n"
+        b'a1,How do I block my card?,"Open the app, tap Cards, then Freeze.",cards,https://x/1\n'
+    )
     warnings: list[str] = []
     [section] = load_csv(data, "faq.csv", COLS, warnings)
     assert section.kind == "faq"

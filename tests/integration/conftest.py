@@ -54,13 +54,23 @@ class Ingest:
         self.embedder = embedder
         self.index_dir = index_dir
 
-    def __call__(self, *paths: Path, counter: CountingEmbedder | None = None,
-                 full: bool = False, dry_run: bool = False) -> IngestSummary:
+    def __call__(
+        self,
+        *paths: Path,
+        counter: CountingEmbedder | None = None,
+        full: bool = False,
+        dry_run: bool = False,
+    ) -> IngestSummary:
         model = counter or self.embedder
-        return run_ingest(list(paths), index_dir=self.index_dir,
-                          chunking=self.settings.chunking(), index=self.settings.index(),
-                          embedder=lambda: model,  # type: ignore[arg-type,return-value]
-                          full=full, dry_run=dry_run)
+        return run_ingest(
+            list(paths),
+            index_dir=self.index_dir,
+            chunking=self.settings.chunking(),
+            index=self.settings.index(),
+            embedder=lambda: model,  # type: ignore[arg-type,return-value]
+            full=full,
+            dry_run=dry_run,
+        )
 
 
 @pytest.fixture

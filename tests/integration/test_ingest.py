@@ -39,13 +39,17 @@ def test_sample_faq_ingests_completely(ingest: Ingest) -> None:
     faq_entries = sum(1 for c in chunks if c.kind == "faq")
     assert faq_entries >= 60
     assert set(manifest.documents) == {
-        "data/faq/accounts.csv", "data/faq/cards.json", "data/faq/loans.md",
-        "data/guides/security-and-fraud.md", "data/guides/opening-hours.txt",
+        "data/faq/accounts.csv",
+        "data/faq/cards.json",
+        "data/faq/loans.md",
+        "data/guides/security-and-fraud.md",
+        "data/guides/opening-hours.txt",
     }
 
 
-def test_paraphrased_questions_find_their_entry(ingest: Ingest, settings: Settings,
-                                                embedder: Embedder) -> None:
+def test_paraphrased_questions_find_their_entry(
+    ingest: Ingest, settings: Settings, embedder: Embedder
+) -> None:
     ingest(DATA)
     retriever = _retriever(ingest.index_dir, settings, embedder)
     ranks = []
@@ -60,8 +64,9 @@ def test_paraphrased_questions_find_their_entry(ingest: Ingest, settings: Settin
     assert sum(r == 1 for r in ranks) >= 0.9 * len(ranks), ranks
 
 
-def test_off_topic_question_finds_nothing_relevant(ingest: Ingest, settings: Settings,
-                                                   embedder: Embedder) -> None:
+def test_off_topic_question_finds_nothing_relevant(
+    ingest: Ingest, settings: Settings, embedder: Embedder
+) -> None:
     ingest(DATA)
     retriever = _retriever(ingest.index_dir, settings, embedder)
     assert not retriever.search("recipe for banana bread").relevant
@@ -73,12 +78,20 @@ def test_incremental_ingest_embeds_only_what_changed(
 ) -> None:
     first = ingest(corpus)
     loans = corpus / "faq" / "loans.md"
-    loans.write_text(loans.read_text() + "\n## Can I pay my loan by cheque?\nNo, we stopped "
-                     "accepting cheques for loan repayments in 2025.\n")
+    loans.write_text(
+        loans.read_text() + "\n## Can I pay my loan by cheque?\nNo, we stopped "
+        "accepting cheques for loan repayments in 2025.\n"
+    )
     (corpus / "guides" / "opening-hours.txt").unlink()
     (corpus / "faq" / "extra.jsonl").write_text(
-        json.dumps({"question": "Do you have a mobile branch van?",
-                    "answer": "Yes, it visits rural villages every Tuesday."}) + "\n")
+        json.dumps(
+            {
+                "question": "Do you have a mobile branch van?",
+                "answer": "Yes, it visits rural villages every Tuesday.",
+            }
+        )
+        + "\n"
+    )
     counter = CountingEmbedder(embedder)
     second = ingest(corpus, counter=counter)
 
@@ -96,8 +109,10 @@ def test_incremental_ingest_embeds_only_what_changed(
     retriever = _retriever(ingest.index_dir, settings, embedder)
     top = retriever.search("is there a bank on wheels").hits[0]
     assert top.chunk.source == "faq/faq/extra.jsonl"
-    assert all(h.chunk.source != "faq/guides/opening-hours.txt"
-               for h in retriever.search("branch opening hours on saturday", k=20).hits)
+    assert all(
+        h.chunk.source != "faq/guides/opening-hours.txt"
+        for h in retriever.search("branch opening hours on saturday", k=20).hits
+    )
 
     # Nothing changed: no new version, nothing embedded.
     third = ingest(corpus, counter=CountingEmbedder(embedder))
@@ -108,10 +123,11 @@ def test_incremental_ingest_embeds_only_what_changed(
     assert full.published and len(counter.embedded) == full.chunks_total
 
 
-def test_corrupt_file_keeps_previous_chunks(ingest: Ingest, corpus: Path, settings: Settings,
-                                            embedder: Embedder) -> None:
+def test_corrupt_file_keeps_previous_chunks(
+    ingest: Ingest, corpus: Path, settings: Settings, embedder: Embedder
+) -> None:
     ingest(corpus)
-    (corpus / "faq" / "cards.json").write_bytes(b"[{\"question\": \"broken")
+    (corpus / "faq" / "cards.json").write_bytes(b'[{"question": "broken')
     summary = ingest(corpus)
     [cards] = [d for d in summary.documents if d.source == "faq/faq/cards.json"]
     assert cards.status == "failed"
@@ -130,15 +146,17 @@ def test_malformed_rows_are_reported(ingest: Ingest, tmp_path: Path) -> None:
     summary = ingest(folder)
     docs = {d.source: d for d in summary.documents}
     assert docs["rows/faq.csv"].status == "added"
-    assert docs["rows/faq.csv"].warnings == ["line 3: skipped, missing answer",
-                                             "line 4: skipped, missing question"]
+    assert docs["rows/faq.csv"].warnings == [
+        "line 3: skipped, missing answer",
+        "line 4: skipped, missing question",
+    ]
     assert docs["rows/faq.jsonl"].warnings[0].startswith("line 2: skipped, invalid JSON")
     assert summary.chunks_total == 2
 
 
-def test_failed_ingest_leaves_served_index_untouched(ingest: Ingest, corpus: Path,
-                                                     tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_ingest_leaves_served_index_untouched(
+    ingest: Ingest, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     served = ingest(corpus).version
     index_dir = ingest.index_dir
 
@@ -179,10 +197,19 @@ def test_failed_ingest_leaves_served_index_untouched(ingest: Ingest, corpus: Pat
 
 
 def _cli(*args: str, index_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CHATBOT_INDEX_DIR": str(index_dir),
-           "CHATBOT_CACHE_DIR": str(REPO / ".chatbot" / "cache")}
-    return subprocess.run([sys.executable, "-m", "chatbot", *args], capture_output=True,
-                          text=True, env=env, cwd=REPO, timeout=600)
+    env = {
+        **os.environ,
+        "CHATBOT_INDEX_DIR": str(index_dir),
+        "CHATBOT_CACHE_DIR": str(REPO / ".chatbot" / "cache"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "chatbot", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=600,
+    )
 
 
 def test_cli_ingest_json_and_errors(tmp_path: Path) -> None:
@@ -216,14 +243,26 @@ def test_killed_ingest_leaves_served_version_readable(tmp_path: Path) -> None:
     served = current_version(index_dir)
     big = tmp_path / "big"
     big.mkdir()
-    rows = [{"question": f"Question {i} about branch {i} services?",
-             "answer": f"Branch {i} offers counter service number {i * 7} on weekdays."}
-            for i in range(6000)]
+    rows = [
+        {
+            "question": f"Question {i} about branch {i} services?",
+            "answer": f"Branch {i} offers counter service number {i * 7} on weekdays.",
+        }
+        for i in range(6000)
+    ]
     (big / "many.json").write_text(json.dumps(rows))
-    env = {**os.environ, "CHATBOT_INDEX_DIR": str(index_dir),
-           "CHATBOT_CACHE_DIR": str(REPO / ".chatbot" / "cache")}
-    proc = subprocess.Popen([sys.executable, "-m", "chatbot", "ingest", str(big)], env=env,
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "CHATBOT_INDEX_DIR": str(index_dir),
+        "CHATBOT_CACHE_DIR": str(REPO / ".chatbot" / "cache"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chatbot", "ingest", str(big)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(8)  # model loaded, embedding under way
     assert proc.poll() is None, "ingest finished before it could be killed"
     proc.send_signal(signal.SIGKILL)

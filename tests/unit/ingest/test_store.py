@@ -26,8 +26,10 @@ from ingest.store import (
 def _chunks(n: int) -> list[Chunk]:
     words = ["overdraft", "mortgage", "savings", "contactless", "chargeback", "pension"]
     texts = [f"chunk about {words[i % len(words)]} number {i}" for i in range(n)]
-    return [Chunk(id=f"s#{i}", source="s", title=f"t{i}", text=t, hash=sha256_hex(t))
-            for i, t in enumerate(texts)]
+    return [
+        Chunk(id=f"s#{i}", source="s", title=f"t{i}", text=t, hash=sha256_hex(t))
+        for i, t in enumerate(texts)
+    ]
 
 
 def _vectors(n: int, dim: int = 8) -> np.ndarray[Any, np.dtype[np.float32]]:
@@ -36,9 +38,13 @@ def _vectors(n: int, dim: int = 8) -> np.ndarray[Any, np.dtype[np.float32]]:
 
 
 def _manifest(n: int) -> dict[str, Any]:
-    return {"embedding_id": "e", "embedding_model": "m", "dimension": 8,
-            "counts": {"documents": 1, "chunks": n},
-            "documents": {"s": {"hash": "h", "chunks": n}}}
+    return {
+        "embedding_id": "e",
+        "embedding_model": "m",
+        "dimension": 8,
+        "counts": {"documents": 1, "chunks": n},
+        "documents": {"s": {"hash": "h", "chunks": n}},
+    }
 
 
 def _publish(index_dir: Path, n: int = 5, ann_threshold: int = 1000) -> str:

@@ -1,0 +1,146 @@
+"""Triton Python-backend model serving one dialect of the generation contract.
+
+Runs inside Triton's Python-backend stub process. Decoupled: ``execute`` validates each
+request, answers bad ones at once with a Triton error, and queues good ones for one worker
+thread, so Triton keeps accepting requests while a sequence is generated. The worker checks
+``is_cancelled()`` between tokens, so a client that cancels its stream stops generation.
+
+Written against Triton's own Python-backend API rather than PyTriton's ``bind`` proxy:
+PyTriton 0.7 does not pass a client's cancellation through to the model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import triton_python_backend_utils as pb_utils  # type: ignore[import-not-found]  # the stub provides it
+from engines.contract import DIALECTS, Dialect
+from engines.errors import BadRequestError, EngineError
+from engines.lm import CausalLM, GenerationParams
+
+LOG = logging.getLogger("engines.embedded")
+FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
+
+
+@dataclass
+class Job:
+    prompt: str
+    params: GenerationParams
+    stream: bool
+    sender: Any
+    request: Any  # kept referenced until the last response is sent
+
+
+def _scalar(request: Any, name: str) -> Any:
+    tensor = pb_utils.get_input_tensor_by_name(request, name)
+    if tensor is None:
+        return None
+    array = tensor.as_numpy().reshape(-1)
+    if array.size != 1:
+        raise BadRequestError(f"{name} must hold exactly one value, got {array.size}")
+    return array[0]
+
+
+def _strings(request: Any, name: str) -> list[str]:
+    tensor = pb_utils.get_input_tensor_by_name(request, name)
+    if tensor is None:
+        return []
+    try:
+        return [bytes(v).decode("utf-8") for v in tensor.as_numpy().reshape(-1)]
+    except UnicodeDecodeError as exc:
+        raise BadRequestError(f"{name} must be UTF-8 text") from exc
+
+
+class TritonPythonModel:
+    def initialize(self, args: dict[str, str]) -> None:
+        config = json.loads(args["model_config"])
+        parameters = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
+        self.dialect: Dialect = DIALECTS[parameters["dialect"]]  # type: ignore[index]
+        model = parameters.get("model_path") or None
+        self.lm = CausalLM(Path(model) if model else None, parameters.get("device", "auto"))
+        self.jobs: queue.Queue[Job | None] = queue.Queue()
+        self.worker = threading.Thread(target=self._work, name="generate", daemon=True)
+        self.worker.start()
+
+    def _parse(self, request: Any) -> Job:
+        dialect = self.dialect
+        if dialect.max_batch_size:
+            prompt_tensor = pb_utils.get_input_tensor_by_name(request, dialect.prompt)
+            if prompt_tensor is not None and prompt_tensor.as_numpy().shape[0] != 1:
+                raise BadRequestError("send one prompt per request (batch size 1)")
+        prompts = _strings(request, dialect.prompt)
+        if len(prompts) != 1:
+            raise BadRequestError(f"{dialect.prompt} must hold exactly one prompt")
+        p = dialect.params
+        values: dict[str, Any] = {}
+        for key, cast in (("max_tokens", int), ("temperature", float), ("top_p", float),
+                          ("top_k", int), ("seed", int)):
+            value = _scalar(request, p[key].name)
+            if value is not None:
+                values[key] = cast(value)
+        values["stop"] = tuple(_strings(request, p["stop"].name))
+        params = GenerationParams(**values).validate()
+        self.lm.check_prompt(prompts[0])
+        stream = _scalar(request, dialect.streaming)
+        return Job(prompts[0], params, bool(stream), request.get_response_sender(), request)
+
+    def execute(self, requests: list[Any]) -> None:
+        for request in requests:
+            try:
+                self.jobs.put(self._parse(request))
+            except EngineError as exc:
+                self._fail(request.get_response_sender(), str(exc))
+        return None
+
+    def _response(self, text: str, finish: str | None) -> Any:
+        shape = (1, 1) if self.dialect.max_batch_size else (1,)
+        tensors = [pb_utils.Tensor("text_output",
+                                   np.array([text.encode("utf-8")], dtype=np.object_).reshape(shape))]
+        if any(o.name == "finish_reason" for o in self.dialect.outputs):
+            tensors.append(pb_utils.Tensor(
+                "finish_reason", np.array([(finish or "").encode()], dtype=np.object_)))
+        return pb_utils.InferenceResponse(output_tensors=tensors)
+
+    @staticmethod
+    def _fail(sender: Any, message: str) -> None:
+        sender.send(pb_utils.InferenceResponse(error=pb_utils.TritonError(message)), flags=FINAL)
+
+    def _work(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            try:
+                self._serve(job)
+            except EngineError as exc:
+                self._fail(job.sender, str(exc))
+            except Exception as exc:  # keep serving; the client gets the reason
+                LOG.exception("generation failed")
+                self._fail(job.sender, f"generation failed: {exc}")
+
+    def _serve(self, job: Job) -> None:
+        sender = job.sender
+        if sender.is_cancelled():
+            sender.send(flags=FINAL)
+            return
+        parts: list[str] = []
+        for step in self.lm.generate(job.prompt, job.params, cancelled=sender.is_cancelled):
+            if step.finish_reason == "cancelled":
+                sender.send(flags=FINAL)
+                return
+            if not job.stream:
+                parts.append(step.text)
+                if step.finish_reason is None:
+                    continue
+                step.text = "".join(parts)
+            final = step.finish_reason is not None
+            sender.send(self._response(step.text, step.finish_reason), flags=FINAL if final else 0)
+
+    def finalize(self) -> None:
+        self.jobs.put(None)
+        self.worker.join(timeout=10)

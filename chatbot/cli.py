@@ -225,3 +225,61 @@ def up(
 
 def main() -> None:  # pragma: no cover - console entry point alias
     sys.exit(app())
+
+
+engine_app = typer.Typer(
+    help="The embedded generation engine (a Triton server).", no_args_is_help=True
+)
+app.add_typer(engine_app, name="engine")
+
+
+@engine_app.command("serve")
+def engine_serve(
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            help="A .gguf file or Hugging Face causal-LM folder (default: SmolLM2-135M-Instruct)."
+        ),
+    ] = None,
+    grpc_port: Annotated[int, typer.Option(min=1, max=65535)] = 8001,
+    http_port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    metrics_port: Annotated[int, typer.Option(min=1, max=65535)] = 8002,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Serve both request dialects (models tensorrt_llm and ensemble) until SIGTERM/Ctrl-C."""
+    import signal
+    import threading
+
+    from engines.embedded.server import EmbeddedTriton
+
+    settings = _settings()
+    if model is not None and not model.exists():
+        _fail(f"{model} does not exist")
+    if device not in {"auto", "cpu", "cuda"}:
+        _fail(f"unknown device {device!r} (auto, cpu or cuda)")
+    server = EmbeddedTriton(
+        model,
+        grpc_port=grpc_port,
+        http_port=http_port,
+        metrics_port=metrics_port,
+        host=host,
+        device=device,
+        cache_dir=settings.cache_dir / "lm",
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with _errors(), err.status("starting Triton (loading the model)…"):
+        server.start()
+    out.print(
+        f"Triton ready: gRPC {server.grpc_url}, HTTP {server.http_url} "
+        "(models tensorrt_llm and ensemble)"
+    )
+    try:
+        while not stop.wait(1.0):
+            if server.process is not None and server.process.poll() is not None:
+                _fail(f"Triton exited with code {server.process.returncode}")
+    finally:
+        server.stop()
+        err.print("Triton stopped")

@@ -2,6 +2,14 @@
 
     ChatbotError                      errors of the ``chatbot`` package
     +-- ConfigurationError            settings that cannot work (placeholder secret, bad path)
+    +-- GenerationError               generation through Triton failed
+        +-- EngineUnavailableError    Triton down, unreachable, or the model not ready
+        +-- GenerationTimeoutError    no response within the read timeout
+        +-- GenerationRejectedError   Triton refused the request (bad parameters, prompt too long)
+
+    engines.errors.EngineError        errors of ``engines`` (used in-process and by the engine)
+    +-- ModelLoadError                the language model could not be found or loaded
+    +-- BadRequestError               generation parameters or prompt out of bounds
 
     ingest.errors.IngestError         errors of ``ingest`` (which never imports ``chatbot``)
     +-- UnsupportedFileError          a file type no loader reads
@@ -11,12 +19,14 @@
     +-- NothingToIngestError          no readable document in the given paths
     +-- IngestLockedError             another ingest is writing the same index
 
-``ingest`` keeps its own root so it stays importable without ``chatbot``; boundaries (CLI,
-HTTP) catch ``EXPECTED_ERRORS`` and turn them into a message or a problem detail.
+``ingest`` and ``engines`` keep their own roots so they stay importable without ``chatbot``;
+boundaries (CLI, HTTP) catch ``EXPECTED_ERRORS`` and turn them into a message or a problem
+detail.
 """
 
 from __future__ import annotations
 
+from engines.errors import EngineError
 from ingest.errors import IngestError
 
 
@@ -28,4 +38,20 @@ class ConfigurationError(ChatbotError):
     """Settings that cannot work."""
 
 
-EXPECTED_ERRORS: tuple[type[Exception], ...] = (ChatbotError, IngestError)
+class GenerationError(ChatbotError):
+    """Generation through Triton failed."""
+
+
+class EngineUnavailableError(GenerationError):
+    """Triton is down or unreachable, or the model is not ready."""
+
+
+class GenerationTimeoutError(GenerationError):
+    """Triton sent nothing within the read timeout."""
+
+
+class GenerationRejectedError(GenerationError):
+    """Triton refused the request, e.g. bad parameters or a prompt over the context window."""
+
+
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (ChatbotError, IngestError, EngineError)

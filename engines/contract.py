@@ -36,8 +36,10 @@ class Dialect:
 
     @property
     def inputs(self) -> tuple[TensorSpec, ...]:
-        first = (TensorSpec(self.prompt, "BYTES", (-1,), optional=False),
-                 TensorSpec(self.streaming, "BOOL", (1,)))
+        first = (
+            TensorSpec(self.prompt, "BYTES", (-1,), optional=False),
+            TensorSpec(self.streaming, "BOOL", (1,)),
+        )
         return first + tuple(self.params.values())
 
 
@@ -59,8 +61,10 @@ LLMAPI = Dialect(
     prompt="text_input",
     streaming="streaming",
     params=_params("sampling_param_", "sampling_param_max_tokens", "sampling_param_stop"),
-    outputs=(TensorSpec("text_output", "BYTES", (-1,)),
-             TensorSpec("finish_reason", "BYTES", (-1,))),
+    outputs=(
+        TensorSpec("text_output", "BYTES", (-1,)),
+        TensorSpec("finish_reason", "BYTES", (-1,)),
+    ),
 )
 
 ENSEMBLE = Dialect(

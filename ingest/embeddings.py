@@ -170,10 +170,16 @@ class Embedder:
     def encode(
         self, texts: Sequence[str], progress: Callable[[int], None] | None = None, step: int = 512
     ) -> Vectors:
-        """Embed ``texts`` in slices of ``step`` (so progress can be reported)."""
+        """Embed ``texts`` in slices of ``step`` (so progress can be reported).
+
+        Texts go longest first across all slices, as sentence-transformers orders them within
+        one call, so batches hold texts of similar length and padding stays small.
+        """
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         for start in range(0, len(texts), step):
-            part = list(texts[start : start + step])
+            rows = order[start : start + step]
+            part = [texts[i] for i in rows]
             try:
                 vectors = self._model.encode(
                     part,
@@ -184,7 +190,7 @@ class Embedder:
                 )
             except Exception as exc:  # surface library failures as our own error type
                 raise EmbeddingError(f"embedding failed: {exc}") from exc
-            out[start : start + len(part)] = vectors
+            out[rows] = vectors
             if progress is not None:
                 progress(len(part))
         return out

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import triton_python_backend_utils as pb_utils  # the Python-backend stub provides it
 
-import triton_python_backend_utils as pb_utils  # type: ignore[import-not-found]  # the stub provides it
 from engines.contract import DIALECTS, Dialect
 from engines.errors import BadRequestError, EngineError
 from engines.lm import CausalLM, GenerationParams
@@ -63,9 +63,13 @@ class TritonPythonModel:
     def initialize(self, args: dict[str, str]) -> None:
         config = json.loads(args["model_config"])
         parameters = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
-        self.dialect: Dialect = DIALECTS[parameters["dialect"]]  # type: ignore[index]
+        self.dialect: Dialect = DIALECTS[parameters["dialect"]]
         model = parameters.get("model_path") or None
-        self.lm = CausalLM(Path(model) if model else None, parameters.get("device", "auto"))
+        self.lm = CausalLM(
+            Path(model) if model else None,
+            parameters.get("device", "auto"),
+            Path(parameters["cache_dir"]),
+        )
         self.jobs: queue.Queue[Job | None] = queue.Queue()
         self.worker = threading.Thread(target=self._work, name="generate", daemon=True)
         self.worker.start()
@@ -81,8 +85,13 @@ class TritonPythonModel:
             raise BadRequestError(f"{dialect.prompt} must hold exactly one prompt")
         p = dialect.params
         values: dict[str, Any] = {}
-        for key, cast in (("max_tokens", int), ("temperature", float), ("top_p", float),
-                          ("top_k", int), ("seed", int)):
+        for key, cast in (
+            ("max_tokens", int),
+            ("temperature", float),
+            ("top_p", float),
+            ("top_k", int),
+            ("seed", int),
+        ):
             value = _scalar(request, p[key].name)
             if value is not None:
                 values[key] = cast(value)
@@ -98,15 +107,21 @@ class TritonPythonModel:
                 self.jobs.put(self._parse(request))
             except EngineError as exc:
                 self._fail(request.get_response_sender(), str(exc))
-        return None
+        return
 
     def _response(self, text: str, finish: str | None) -> Any:
         shape = (1, 1) if self.dialect.max_batch_size else (1,)
-        tensors = [pb_utils.Tensor("text_output",
-                                   np.array([text.encode("utf-8")], dtype=np.object_).reshape(shape))]
+        tensors = [
+            pb_utils.Tensor(
+                "text_output", np.array([text.encode("utf-8")], dtype=np.object_).reshape(shape)
+            )
+        ]
         if any(o.name == "finish_reason" for o in self.dialect.outputs):
-            tensors.append(pb_utils.Tensor(
-                "finish_reason", np.array([(finish or "").encode()], dtype=np.object_)))
+            tensors.append(
+                pb_utils.Tensor(
+                    "finish_reason", np.array([(finish or "").encode()], dtype=np.object_)
+                )
+            )
         return pb_utils.InferenceResponse(output_tensors=tensors)
 
     @staticmethod

@@ -14,8 +14,13 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from engines.contract import DIALECTS, Dialect, TensorSpec
 
-TRITON_TYPES = {"BYTES": mc.TYPE_STRING, "BOOL": mc.TYPE_BOOL, "INT32": mc.TYPE_INT32,
-                "UINT64": mc.TYPE_UINT64, "FP32": mc.TYPE_FP32}
+TRITON_TYPES = {
+    "BYTES": mc.TYPE_STRING,
+    "BOOL": mc.TYPE_BOOL,
+    "INT32": mc.TYPE_INT32,
+    "UINT64": mc.TYPE_UINT64,
+    "FP32": mc.TYPE_FP32,
+}
 
 MODEL_PY = '''"""Triton loads this file; the model lives in the engines package."""
 from engines.embedded.backend import TritonPythonModel
@@ -31,8 +36,9 @@ def _tensor(message: mc.ModelInput | mc.ModelOutput, spec: TensorSpec) -> None:
 
 
 def model_config(dialect: Dialect, parameters: dict[str, str]) -> mc.ModelConfig:
-    config = mc.ModelConfig(name=dialect.model, backend="python",
-                            max_batch_size=dialect.max_batch_size)
+    config = mc.ModelConfig(
+        name=dialect.model, backend="python", max_batch_size=dialect.max_batch_size
+    )
     config.model_transaction_policy.decoupled = True
     for spec in dialect.inputs:
         message = config.input.add()
@@ -48,8 +54,12 @@ def model_config(dialect: Dialect, parameters: dict[str, str]) -> mc.ModelConfig
     return config
 
 
-def write_repository(root: Path, model_path: Path | None, device: str) -> Path:
-    parameters = {"model_path": str(model_path or ""), "device": device}
+def write_repository(root: Path, model_path: Path | None, device: str, cache_dir: Path) -> Path:
+    parameters = {
+        "model_path": str(model_path or ""),
+        "device": device,
+        "cache_dir": str(cache_dir.resolve()),
+    }
     for dialect in DIALECTS.values():
         folder = root / dialect.model
         (folder / "1").mkdir(parents=True, exist_ok=True)

@@ -45,10 +45,20 @@ def _pytriton_dist() -> tuple[Path, Path, Path]:
 class EmbeddedTriton:
     """A Triton server serving both dialects; use as a context manager or start()/stop()."""
 
-    def __init__(self, model: Path | None = None, *, grpc_port: int = 8001,
-                 http_port: int = 8000, metrics_port: int = 8002, device: str = "auto",
-                 host: str = "127.0.0.1", log_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        model: Path | None = None,
+        *,
+        grpc_port: int = 8001,
+        http_port: int = 8000,
+        metrics_port: int = 8002,
+        device: str = "auto",
+        host: str = "127.0.0.1",
+        log_file: Path | None = None,
+        cache_dir: Path = Path(".chatbot/cache/lm"),
+    ) -> None:
         self.model = model
+        self.cache_dir = cache_dir
         self.grpc_port, self.http_port, self.metrics_port = grpc_port, http_port, metrics_port
         self.device = device
         self.host = host
@@ -70,10 +80,17 @@ class EmbeddedTriton:
         server = work / "tritonserver"
         shutil.copytree(dist, server, ignore=shutil.ignore_patterns("python_backend_stubs"))
         shutil.copy(stub, server / "backends" / "python" / "triton_python_backend_stub")
-        repository = write_repository(work / "models", self.model, self.device)
+        # Convert a GGUF file once here, not in each model's stub process.
+        from engines.lm import default_model_file, hf_folder
+
+        model = hf_folder(self.model or default_model_file(), self.cache_dir)
+        repository = write_repository(work / "models", model, self.device, self.cache_dir)
         env = dict(os.environ)
-        lib_dirs = [sysconfig.get_config_var("LIBDIR") or "", str(libs),
-                    env.get("LD_LIBRARY_PATH", "")]
+        lib_dirs = [
+            sysconfig.get_config_var("LIBDIR") or "",
+            str(libs),
+            env.get("LD_LIBRARY_PATH", ""),
+        ]
         env["LD_LIBRARY_PATH"] = os.pathsep.join(d for d in lib_dirs if d)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
@@ -83,11 +100,17 @@ class EmbeddedTriton:
             f"--model-repository={repository}",
             f"--backend-directory={server / 'backends'}",
             f"--cache-directory={server / 'caches'}",
-            f"--grpc-address={self.host}", f"--grpc-port={self.grpc_port}",
-            f"--http-address={self.host}", f"--http-port={self.http_port}",
-            f"--metrics-port={self.metrics_port}", "--allow-metrics=true",
-            "--allow-gpu-metrics=false", "--allow-cpu-metrics=false",
-            "--exit-on-error=true", "--strict-readiness=true", "--log-verbose=0",
+            f"--grpc-address={self.host}",
+            f"--grpc-port={self.grpc_port}",
+            f"--http-address={self.host}",
+            f"--http-port={self.http_port}",
+            f"--metrics-port={self.metrics_port}",
+            "--allow-metrics=true",
+            "--allow-gpu-metrics=false",
+            "--allow-cpu-metrics=false",
+            "--exit-on-error=true",
+            "--strict-readiness=true",
+            "--log-verbose=0",
             "--exit-timeout-secs=5",
             # Python-backend shared memory: one region per stub; Triton's default grows as needed.
             f"--backend-config=python,shm-region-prefix-name=chatbot{os.getpid()}{self.grpc_port}",
@@ -97,14 +120,17 @@ class EmbeddedTriton:
     def start(self, timeout: float = 300.0) -> EmbeddedTriton:
         command, env = self._prepare()
         log = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
-        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 self._cleanup()
-                raise EngineError(f"Triton exited with code {self.process.returncode} while "
-                                  "starting (see its log)")
+                raise EngineError(
+                    f"Triton exited with code {self.process.returncode} while "
+                    "starting (see its log)"
+                )
             if self.ready():
                 return self
             time.sleep(0.5)
@@ -113,7 +139,7 @@ class EmbeddedTriton:
 
     def ready(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.http_url}/v2/health/ready", timeout=2) as r:
+            with urllib.request.urlopen(f"{self.http_url}/v2/health/ready", timeout=2) as r:  # noqa: S310 - our own http:// URL
                 return bool(r.status == 200)
         except (urllib.error.URLError, OSError):
             return False
@@ -139,6 +165,10 @@ class EmbeddedTriton:
     def __enter__(self) -> EmbeddedTriton:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()

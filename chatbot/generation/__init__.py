@@ -1,0 +1,1 @@
+"""Generation through Triton: the async streaming client and the NeMo Guardrails provider."""

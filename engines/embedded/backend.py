@@ -1,8 +1,9 @@
 """Triton Python-backend model serving one dialect of the generation contract.
 
 Runs inside Triton's Python-backend stub process. Decoupled: ``execute`` validates each
-request, answers bad ones at once with a Triton error, and queues good ones for one worker
-thread, so Triton keeps accepting requests while a sequence is generated. The worker checks
+request, answers bad ones at once with a Triton error, and queues good ones for a pool of
+sender threads, so Triton keeps accepting requests while sequences are generated. Each sender
+streams one request's steps from the LM's continuous-batching scheduler, which checks
 ``is_cancelled()`` between tokens, so a client that cancels its stream stops generation.
 
 Written against Triton's own Python-backend API rather than PyTriton's ``bind`` proxy:
@@ -69,10 +70,16 @@ class TritonPythonModel:
             Path(model) if model else None,
             parameters.get("device", "auto"),
             Path(parameters["cache_dir"]),
+            max_batch=int(parameters.get("max_batch", "8")),
         )
         self.jobs: queue.Queue[Job | None] = queue.Queue()
-        self.worker = threading.Thread(target=self._work, name="generate", daemon=True)
-        self.worker.start()
+        # Twice the batch size: a full batch streams while the next requests are queued.
+        self.workers = [
+            threading.Thread(target=self._work, name=f"sender-{i}", daemon=True)
+            for i in range(2 * self.lm.max_batch)
+        ]
+        for worker in self.workers:
+            worker.start()
 
     def _parse(self, request: Any) -> Job:
         dialect = self.dialect
@@ -157,5 +164,6 @@ class TritonPythonModel:
             sender.send(self._response(step.text, step.finish_reason), flags=FINAL if final else 0)
 
     def finalize(self) -> None:
-        self.jobs.put(None)
-        self.worker.join(timeout=10)
+        for _ in self.workers:
+            self.jobs.put(None)
+        self.lm.close()

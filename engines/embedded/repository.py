@@ -54,11 +54,14 @@ def model_config(dialect: Dialect, parameters: dict[str, str]) -> mc.ModelConfig
     return config
 
 
-def write_repository(root: Path, model_path: Path | None, device: str, cache_dir: Path) -> Path:
+def write_repository(
+    root: Path, model_path: Path | None, device: str, cache_dir: Path, max_batch: int = 8
+) -> Path:
     parameters = {
         "model_path": str(model_path or ""),
         "device": device,
         "cache_dir": str(cache_dir.resolve()),
+        "max_batch": str(max_batch),
     }
     for dialect in DIALECTS.values():
         folder = root / dialect.model

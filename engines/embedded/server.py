@@ -56,9 +56,11 @@ class EmbeddedTriton:
         host: str = "127.0.0.1",
         log_file: Path | None = None,
         cache_dir: Path = Path(".chatbot/cache/lm"),
+        max_batch: int = 8,
     ) -> None:
         self.model = model
         self.cache_dir = cache_dir
+        self.max_batch = max_batch
         self.grpc_port, self.http_port, self.metrics_port = grpc_port, http_port, metrics_port
         self.device = device
         self.host = host
@@ -84,7 +86,9 @@ class EmbeddedTriton:
         from engines.lm import default_model_file, hf_folder
 
         model = hf_folder(self.model or default_model_file(), self.cache_dir)
-        repository = write_repository(work / "models", model, self.device, self.cache_dir)
+        repository = write_repository(
+            work / "models", model, self.device, self.cache_dir, self.max_batch
+        )
         env = dict(os.environ)
         lib_dirs = [
             sysconfig.get_config_var("LIBDIR") or "",

@@ -6,7 +6,8 @@ import pytest
 
 from engines.contract import ENSEMBLE, LLMAPI
 from engines.errors import BadRequestError
-from engines.lm import GenerationParams, _Stops
+from engines.lm import GenerationParams
+from engines.sampling import Stops as _Stops
 
 
 @pytest.mark.parametrize(

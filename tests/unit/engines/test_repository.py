@@ -22,6 +22,6 @@ def test_repository_configs_parse_with_tritons_schema(tmp_path: Path) -> None:
             (t.name, "TYPE_STRING" if t.datatype == "BYTES" else f"TYPE_{t.datatype}")
             for t in dialect.inputs
         ]
-        assert [i.optional for i in config.input][0] is False
+        assert config.input[0].optional is False
         assert config.parameters["dialect"].string_value == dialect.name
         assert (tmp_path / dialect.model / "1" / "model.py").is_file()

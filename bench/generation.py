@@ -9,6 +9,8 @@ At concurrency 1, 4 and 8 it prints TTFT (time to the first text delta), inter-t
 TTFT difference at concurrency 1 (in ms and as % of the in-process TTFT).
 
 Run: .venv/bin/python bench/generation.py [--max-tokens 32] [--rounds 2] [--device cpu]
+On a GPU machine without model downloads: --init-random DIR (config.json + tokenizer files)
+benchmarks random fp16 weights of that shape; speed does not depend on the weights.
 """
 
 from __future__ import annotations
@@ -143,8 +145,28 @@ async def overhead(
         )
 
 
+def random_model(config_dir: Path) -> Path:
+    """A model folder with random fp16 weights for the config and tokenizer in ``config_dir``:
+    speed does not depend on the weights, and a GPU machine cannot fetch real ones."""
+    import tempfile
+
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    target = Path(tempfile.mkdtemp(prefix="random-lm-"))
+    config = AutoConfig.from_pretrained(config_dir)
+    model = AutoModelForCausalLM.from_config(config, torch_dtype=torch.float16)
+    model.save_pretrained(target)
+    AutoTokenizer.from_pretrained(config_dir).save_pretrained(target)
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    print(f"random-initialised {config.model_type} from {config_dir}: {params:.0f} M parameters")
+    return target
+
+
 async def main_async(args: argparse.Namespace) -> None:
     cache = REPO / ".chatbot" / "cache" / "lm"
+    if args.init_random:
+        args.model = random_model(args.init_random)
     model = args.model or hf_folder(default_model_file(), cache)
     serial = CausalLM(model, device=args.device, cache_dir=cache, max_batch=1)
     batched = CausalLM(model, device=args.device, cache_dir=cache, max_batch=args.max_batch)
@@ -202,6 +224,12 @@ async def main_async(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument(
+        "--init-random",
+        type=Path,
+        default=None,
+        help="folder with config.json + tokenizer: benchmark random weights",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)

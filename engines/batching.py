@@ -80,6 +80,20 @@ class Sequence:
         return True
 
 
+def _to_layers(cache: Any) -> list[tuple[Any, Any]]:
+    """Per-layer (keys, values) of a transformers ``DynamicCache`` (4.5x and 5.x alike)."""
+    return [(layer.keys, layer.values) for layer in cache.layers]
+
+
+def _to_cache(layers: list[tuple[Any, Any]]) -> Any:
+    from transformers import DynamicCache
+
+    cache = DynamicCache()
+    for index, (keys, values) in enumerate(layers):
+        cache.update(keys, values, index)
+    return cache
+
+
 class _Batch:
     """The running sequences and their KV caches, left-padded to one length."""
 
@@ -136,7 +150,6 @@ class _Batch:
     def step(self, model: Any, device: str) -> Any:
         """One decode step for every row; returns the next-token logits, one row each."""
         import torch
-        from transformers import DynamicCache
 
         last = [s.generated[-1] for s in self.seqs]
         input_ids = torch.tensor([[t] for t in last], device=device)
@@ -144,7 +157,7 @@ class _Batch:
         for row, pad in enumerate(self.pads):
             mask[row, :pad] = 0
         positions = torch.tensor([[s.position] for s in self.seqs], device=device)
-        cache = DynamicCache(ddp_cache_data=self.layers)
+        cache = _to_cache(self.layers)
         out = model(
             input_ids=input_ids,
             attention_mask=mask,
@@ -152,7 +165,7 @@ class _Batch:
             past_key_values=cache,
             use_cache=True,
         )
-        self.layers = [(k, v) for k, v in out.past_key_values.to_legacy_cache()]
+        self.layers = _to_layers(out.past_key_values)
         self.length += 1
         for s in self.seqs:
             s.position += 1
@@ -194,7 +207,7 @@ class Scheduler:
         )
         if seq.push(out.logits[0, -1]):
             return None
-        return list(out.past_key_values.to_legacy_cache())
+        return _to_layers(out.past_key_values)
 
     def _run(self) -> None:
         import torch

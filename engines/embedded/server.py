@@ -11,6 +11,7 @@ make the wheel's server work with an interpreter built elsewhere (pyenv, a venv)
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -30,9 +31,11 @@ from engines.errors import EngineError
 
 def _pytriton_dist() -> tuple[Path, Path, Path]:
     """(tritonserver folder, bundled libs folder, Python-backend stub for this interpreter)."""
-    import pytriton
-
-    root = Path(pytriton.__file__).parent
+    # Located, not imported: only the server binary and stub are used, not PyTriton's proxy.
+    spec = importlib.util.find_spec("pytriton")
+    if spec is None or not spec.submodule_search_locations:
+        raise EngineError("nvidia-pytriton is not installed")
+    root = Path(next(iter(spec.submodule_search_locations)))
     dist = root / "tritonserver"
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     stub = dist / "python_backend_stubs" / version / "triton_python_backend_stub"

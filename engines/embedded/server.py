@@ -119,6 +119,9 @@ class EmbeddedTriton:
             "--strict-readiness=true",
             "--log-verbose=0",
             "--exit-timeout-secs=5",
+            # The models take text on the CPU and run their own CUDA: Triton's pinned and
+            # CUDA memory pools would only hold idle memory.
+            "--pinned-memory-pool-byte-size=0",
             # Python-backend shared memory: one region per stub; Triton's default grows as needed.
             f"--backend-config=python,shm-region-prefix-name=chatbot{os.getpid()}{self.grpc_port}",
         ]

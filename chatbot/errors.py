@@ -2,6 +2,9 @@
 
     ChatbotError                      errors of the ``chatbot`` package
     +-- ConfigurationError            settings that cannot work (placeholder secret, bad path)
+    +-- SessionError                  the session store failed or was asked for nonsense
+    |   +-- InvalidSessionIdError     a session id that is not ours (wrong shape)
+    |   +-- SessionStoreUnavailableError  Redis unreachable
     +-- GenerationError               generation through Triton failed
         +-- EngineUnavailableError    Triton down, unreachable, or the model not ready
         +-- GenerationTimeoutError    no response within the read timeout
@@ -36,6 +39,18 @@ class ChatbotError(Exception):
 
 class ConfigurationError(ChatbotError):
     """Settings that cannot work."""
+
+
+class SessionError(ChatbotError):
+    """The session store failed or was asked for nonsense."""
+
+
+class InvalidSessionIdError(SessionError):
+    """A session id of the wrong shape (ids are 8-64 letters, digits, '-' or '_')."""
+
+
+class SessionStoreUnavailableError(SessionError):
+    """The session store (Redis) cannot be reached."""
 
 
 class GenerationError(ChatbotError):

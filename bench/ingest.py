@@ -111,7 +111,7 @@ def main() -> None:
         )
 
         header = (
-            f"{'backend':<22}{'ingest s':>9}{'docs/s':>8}{'chunks/s':>10}"
+            f"{'backend':<36}{'ingest s':>9}{'docs/s':>8}{'chunks/s':>10}"
             f"{'vs raw':>8}{'R@1':>7}{'R@5':>7}"
         )
         print(header)
@@ -135,7 +135,7 @@ def main() -> None:
                 f" ({embedder.quantization})" if embedder.quantization else ""
             )
             print(
-                f"{name:<22}{summary.seconds:>9.1f}{summary.docs_per_second:>8.2f}"
+                f"{name:<36}{summary.seconds:>9.1f}{summary.docs_per_second:>8.2f}"
                 f"{rate:>10.1f}{rate / raw_rate:>7.2f}x{r1:>7.3f}{r5:>7.3f}"
             )
             if backend == "onnx-int8":

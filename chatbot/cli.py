@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -221,10 +220,6 @@ def up(
         if code:
             raise typer.Exit(code)
     _search(settings, query, None, as_json=False)
-
-
-def main() -> None:  # pragma: no cover - console entry point alias
-    sys.exit(app())
 
 
 engine_app = typer.Typer(

@@ -20,7 +20,17 @@ from engines.batching import Scheduler, Sequence
 from engines.errors import BadRequestError, ModelLoadError
 from engines.sampling import GenerationParams, Step
 
-__all__ = ["CausalLM", "GenerationParams", "Step", "default_model_file", "hf_folder"]
+__all__ = [
+    "DEFAULT_CACHE",
+    "CausalLM",
+    "GenerationParams",
+    "Step",
+    "default_model_file",
+    "hf_folder",
+]
+
+DEFAULT_CACHE = Path(".chatbot/cache/lm")
+"""Where GGUF files are converted to Hugging Face folders (one source for the default)."""
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -86,7 +96,7 @@ class CausalLM:
         self,
         model: Path | None = None,
         device: str = "auto",
-        cache_dir: Path = Path(".chatbot/cache/lm"),
+        cache_dir: Path = DEFAULT_CACHE,
         max_batch: int = 8,
     ) -> None:
         import torch

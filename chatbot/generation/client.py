@@ -68,11 +68,9 @@ class TritonGenerator:
         if self._tokenizer is None:
             from transformers import AutoTokenizer
 
-            from engines.lm import default_model_file, hf_folder
+            from engines.lm import DEFAULT_CACHE, default_model_file, hf_folder
 
-            path = self._tokenizer_path or hf_folder(
-                default_model_file(), Path(".chatbot/cache/lm")
-            )
+            path = self._tokenizer_path or hf_folder(default_model_file(), DEFAULT_CACHE)
             self._tokenizer = AutoTokenizer.from_pretrained(path)
         return self._tokenizer
 

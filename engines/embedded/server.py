@@ -27,6 +27,7 @@ from types import TracebackType
 
 from engines.embedded.repository import write_repository
 from engines.errors import EngineError
+from engines.lm import DEFAULT_CACHE
 
 
 def _pytriton_dist() -> tuple[Path, Path, Path]:
@@ -58,7 +59,7 @@ class EmbeddedTriton:
         device: str = "auto",
         host: str = "127.0.0.1",
         log_file: Path | None = None,
-        cache_dir: Path = Path(".chatbot/cache/lm"),
+        cache_dir: Path = DEFAULT_CACHE,
         max_batch: int = 8,
     ) -> None:
         self.model = model

@@ -201,17 +201,7 @@ def search(
     _search(_settings(index_dir), query, k, as_json)
 
 
-@app.command()
-def up(
-    query: Annotated[
-        str, typer.Option(help="Sample question to answer.")
-    ] = "I lost my debit card, what should I do?",
-) -> None:
-    """Set up on one machine: ingest the sample FAQ on first run, then answer a question.
-
-    For now this stops after a retrieval answer; the engine and API join it in later releases.
-    """
-    settings = _settings()
+def _ensure_index(settings: Settings) -> None:
     from ingest.store import current_version
 
     if current_version(settings.index_dir) is None:
@@ -219,7 +209,75 @@ def up(
         code = _ingest(settings, [settings.data_dir], full=False, dry_run=False, quiet=False)
         if code:
             raise typer.Exit(code)
-    _search(settings, query, None, as_json=False)
+
+
+HostOption = Annotated[str | None, typer.Option(help="Address to bind (default CHATBOT_HOST).")]
+PortOption = Annotated[
+    int | None, typer.Option(min=1, max=65535, help="Port (default CHATBOT_PORT).")
+]
+
+
+def _bind(settings: Settings, host: str | None, port: int | None) -> Settings:
+    update = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    return settings.model_copy(update=update)
+
+
+@app.command()
+def up(host: HostOption = None, port: PortOption = None) -> None:
+    """The whole stack on one machine: ingest the sample FAQ on first run, start the embedded
+    engine and the API with the demo page; Ctrl-C stops both."""
+    from chatbot.serving import engine_for, serve_api
+
+    settings = _bind(_settings(), host, port)
+    _ensure_index(settings)
+    url = f"http://{settings.host}:{settings.port}/"
+    with _errors():
+        with err.status("starting the engine (Triton) and loading the model…"):
+            engine = engine_for(settings)
+            started = engine.__enter__()
+        try:
+            where = "embedded" if started else "already running"
+            err.print(f"engine ready at {settings.triton_url} ({where}); starting the API…")
+            serve_api(settings, on_ready=lambda: out.print(f"Chatbot ready: open {url}"))
+        finally:
+            engine.__exit__(None, None, None)
+            err.print("stopped")
+
+
+@app.command()
+def api(host: HostOption = None, port: PortOption = None) -> None:
+    """The API alone, against CHATBOT_TRITON_URL and CHATBOT_REDIS_URL."""
+    from chatbot.serving import serve_api
+
+    settings = _bind(_settings(), host, port)
+    url = f"http://{settings.host}:{settings.port}/"
+    with _errors():
+        serve_api(settings, on_ready=lambda: out.print(f"API ready on {url}"))
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The customer's question.")],
+    session_id: Annotated[str | None, typer.Option(help="Continue this session.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the whole result as JSON.")
+    ] = False,
+) -> None:
+    """One turn from the terminal (needs a running engine: `chatbot engine serve`)."""
+    import asyncio
+
+    from chatbot.serving import ask_once
+
+    settings = _settings()
+    with _errors():
+        result = asyncio.run(ask_once(settings, question, session_id))
+    if as_json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+        return
+    out.print(result.answer, markup=False, highlight=False)
+    for c in result.citations:
+        out.print(f"  [{c['score']:.2f}] {c['title']} ({c['url'] or c['source']})", markup=False)
+    err.print(f"session {result.session_id} · answered by {result.answered_by}", highlight=False)
 
 
 engine_app = typer.Typer(

@@ -2,6 +2,8 @@
 
     ChatbotError                      errors of the ``chatbot`` package
     +-- ConfigurationError            settings that cannot work (placeholder secret, bad path)
+    +-- InvalidRequestError           a request the API refuses (empty or too long message, ...)
+    +-- NotFoundError                 a session or message that does not exist
     +-- SessionError                  the session store failed or was asked for nonsense
     |   +-- InvalidSessionIdError     a session id that is not ours (wrong shape)
     |   +-- SessionStoreUnavailableError  Redis unreachable
@@ -39,6 +41,14 @@ class ChatbotError(Exception):
 
 class ConfigurationError(ChatbotError):
     """Settings that cannot work."""
+
+
+class InvalidRequestError(ChatbotError):
+    """A request the API refuses: empty or too long message, unknown file type, bad path."""
+
+
+class NotFoundError(ChatbotError):
+    """A session or message that does not exist (or has expired)."""
 
 
 class SessionError(ChatbotError):

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from chatbot.errors import InvalidSessionIdError, SessionStoreUnavailableError
+from chatbot.errors import InvalidSessionIdError, NotFoundError, SessionStoreUnavailableError
 
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
@@ -46,6 +46,9 @@ class Turn:
     citations: list[dict[str, Any]] = field(default_factory=list)
     guardrails: dict[str, Any] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    answered_by: str = "model"
+    """``model``, ``curated`` (a FAQ answer as written), ``rails`` (a dialog flow) or
+    ``abstain`` (nothing relevant found)."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
@@ -67,6 +70,10 @@ class SessionStore(Protocol):
     async def delete(self, session_id: str) -> bool:
         """Erase a session; False if there was none."""
 
+    async def feedback(self, session_id: str, message_id: str, record: dict[str, Any]) -> None:
+        """Keep feedback on one answer of the session (the latest wins); ``NotFoundError`` when
+        the session has no such message."""
+
     async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...
@@ -79,6 +86,7 @@ class MemorySessionStore:
         self.max_turns = max_turns
         self.ttl = ttl_seconds
         self._sessions: dict[str, tuple[float, deque[Turn]]] = {}
+        self._feedback: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = asyncio.Lock()
 
     def _live(self, session_id: str) -> deque[Turn] | None:
@@ -106,11 +114,19 @@ class MemorySessionStore:
         async with self._lock:
             return self._live(session_id) is not None and bool(self._sessions.pop(session_id, None))
 
+    async def feedback(self, session_id: str, message_id: str, record: dict[str, Any]) -> None:
+        async with self._lock:
+            turns = self._live(session_id)
+            if not turns or all(t.message_id != message_id for t in turns):
+                raise NotFoundError(f"no message {message_id} in session {session_id}")
+            self._feedback[(session_id, message_id)] = record
+
     async def ping(self) -> bool:
         return True
 
     async def close(self) -> None:
         self._sessions.clear()
+        self._feedback.clear()
 
 
 class RedisSessionStore:
@@ -153,8 +169,22 @@ class RedisSessionStore:
         return turn
 
     async def delete(self, session_id: str) -> bool:
+        key = self._key(session_id)
         try:
-            return bool(await self._redis.delete(self._key(session_id)))
+            return bool(await self._redis.delete(key, f"{key}:feedback"))
+        except RedisError as exc:
+            raise SessionStoreUnavailableError(f"Redis: {exc}") from exc
+
+    async def feedback(self, session_id: str, message_id: str, record: dict[str, Any]) -> None:
+        turns = await self.history(session_id)
+        if all(t.message_id != message_id for t in turns):
+            raise NotFoundError(f"no message {message_id} in session {session_id}")
+        key = f"{self.prefix}{session_id}:feedback"
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hset(key, message_id, json.dumps(record, ensure_ascii=False))
+                pipe.expire(key, self.ttl)
+                await pipe.execute()
         except RedisError as exc:
             raise SessionStoreUnavailableError(f"Redis: {exc}") from exc
 

@@ -59,11 +59,57 @@ class Settings(BaseSettings):
     min_relevance: float = Field(default=0.30, ge=-1.0, le=1.0)
     nprobe: int = Field(default=32, ge=1)
 
+    # Generation through Triton
+    triton_url: str = "127.0.0.1:8001"
+    triton_dialect: Literal["llmapi", "ensemble"] = "llmapi"
+    tokenizer: Path | None = None
+    """Folder with the served model's tokenizer (chat template); default: the embedded model."""
+    connect_timeout: float = Field(default=5.0, gt=0)
+    read_timeout: float = Field(default=60.0, gt=0)
+    max_tokens: int = Field(default=128, ge=1, le=8192)
+    """Default and cap for generated tokens per answer (requests may ask for fewer)."""
+    stop: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["\n\n"])
+    """Stop strings: answers are short paragraphs; small models ramble on after the first."""
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    # The embedded engine started by `chatbot up` (gRPC on triton_url's port)
+    engine_model: Path | None = None
+    """A .gguf file or Hugging Face causal-LM folder; default: SmolLM2-135M-Instruct."""
+    engine_http_port: int = Field(default=8010, ge=1, le=65535)
+    engine_metrics_port: int = Field(default=8012, ge=1, le=65535)
+
+    # Turn pipeline
+    rails_config: Path | None = None
+    """A NeMo Guardrails config folder; default: the ``rails/`` profile named below."""
+    rails_profile: str = "default"
+    history_turns: int = Field(default=6, ge=0, le=50)
+    """Turns of history given to the prompt and to follow-up rewriting."""
+    context_chunks: int = Field(default=3, ge=1, le=20)
+    prompt_history_turns: int = Field(default=2, ge=0, le=20)
+    """Earlier turns given to the model (a small model loses the question in long prompts)."""
+    curated_threshold: float = Field(default=0.88, ge=0.0, le=1.0)
+    """Cosine of user question and FAQ question at or above which the FAQ answer is returned
+    as it is, without calling the model."""
+    model_name: str = "northwind-faq"
+    """Model id shown on the OpenAI-compatible API."""
+
+    # Sessions: Redis when a URL is set, else in-process memory
+    redis_url: str | None = None
+    session_ttl_seconds: int = Field(default=86_400, ge=60)
+    session_max_turns: int = Field(default=20, ge=1, le=1000)
+
+    # HTTP API
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    max_message_chars: int = Field(default=2000, ge=1, le=100_000)
+    rate_limit_per_minute: int = Field(default=60, ge=1)
+
     @model_validator(mode="before")
     @classmethod
     def _split_keys(cls, data: object) -> object:
         if isinstance(data, dict):
-            for name in ("api_keys", "admin_keys"):
+            for name in ("api_keys", "admin_keys", "cors_origins", "stop"):
                 value = data.get(name)
                 if isinstance(value, str):
                     data[name] = [k.strip() for k in value.split(",") if k.strip()]
@@ -81,9 +127,23 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "placeholder or short (<16 chars) API/admin keys are refused in production"
                 )
+        if self.environment == "production" and not self.api_keys:
+            raise ValueError("production needs CHATBOT_API_KEYS: the chat API is never open there")
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("chunk_overlap must be smaller than chunk_size")
         return self
+
+    @property
+    def local_only(self) -> bool:
+        """Bound to the loopback interface: the only case where an API without keys is allowed."""
+        return self.host in {"127.0.0.1", "localhost", "::1"}
+
+    def rails_path(self) -> Path:
+        if self.rails_config is not None:
+            return self.rails_config
+        from rails import profile_path
+
+        return profile_path(self.rails_profile)
 
     def embedding(self) -> EmbeddingConfig:
         return EmbeddingConfig(

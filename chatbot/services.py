@@ -1,0 +1,100 @@
+"""The long-lived clients of one API process, opened once and closed in ``finally``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from chatbot.generation.client import TritonGenerator
+from chatbot.guard import Guardrails
+from chatbot.pipeline import ChatPipeline
+from chatbot.sessions import MemorySessionStore, RedisSessionStore, SessionStore
+from chatbot.settings import Settings
+from ingest.embeddings import Embedder
+from ingest.errors import IngestError
+from ingest.search import Retriever
+
+log = logging.getLogger("chatbot")
+# NeMo Guardrails logs every Colang event at INFO; warnings are what an operator needs.
+logging.getLogger("nemoguardrails").setLevel(logging.WARNING)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    embedder: Embedder
+    retriever: Retriever
+    generator: TritonGenerator
+    sessions: SessionStore
+    guard: Guardrails
+    pipeline: ChatPipeline
+    ingest_lock: asyncio.Lock
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(cls, settings: Settings) -> AsyncIterator[Services]:
+        embedder = await asyncio.to_thread(Embedder, settings.embedding())
+        retriever = Retriever(settings.index_dir, embedder, settings.search())
+        generator = TritonGenerator(
+            settings.triton_url,
+            dialect=settings.triton_dialect,
+            tokenizer=settings.tokenizer,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+        )
+        sessions: SessionStore = (
+            RedisSessionStore(
+                settings.redis_url,
+                max_turns=settings.session_max_turns,
+                ttl_seconds=settings.session_ttl_seconds,
+            )
+            if settings.redis_url
+            else MemorySessionStore(
+                max_turns=settings.session_max_turns, ttl_seconds=settings.session_ttl_seconds
+            )
+        )
+        try:
+            guard = await asyncio.to_thread(Guardrails, settings.rails_path(), embedder)
+            await guard.warm_up()
+            # Load the tokenizer (chat template) now rather than in the first turn.
+            await asyncio.to_thread(lambda: generator.tokenizer)
+            pipeline = ChatPipeline(
+                settings=settings,
+                sessions=sessions,
+                guard=guard,
+                retriever=retriever,
+                generator=generator,
+            )
+            yield cls(
+                settings=settings,
+                embedder=embedder,
+                retriever=retriever,
+                generator=generator,
+                sessions=sessions,
+                guard=guard,
+                pipeline=pipeline,
+                ingest_lock=asyncio.Lock(),
+            )
+        finally:
+            await sessions.close()
+            await generator.close()
+
+    async def readiness(self) -> dict[str, Any]:
+        """Each dependency's state; the API is ready when all are."""
+        triton = await self.generator.ready()
+        sessions = await self.sessions.ping()
+        try:
+            index = await asyncio.to_thread(lambda: self.retriever.index.version)
+        except IngestError as exc:
+            log.warning("index not ready: %s", exc)
+            index = None
+        return {
+            "triton": triton,
+            "session_store": sessions,
+            "index": index is not None,
+            "index_version": index,
+        }

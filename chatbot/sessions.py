@@ -15,7 +15,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -58,6 +58,7 @@ class Turn:
         return cls(**json.loads(data))
 
 
+@runtime_checkable
 class SessionStore(Protocol):
     max_turns: int
 

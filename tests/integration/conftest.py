@@ -1,18 +1,23 @@
-"""Integration fixtures: the real embedding model, real FAISS/BM25 indexes on disk."""
+"""Integration fixtures: the real embedding model, real FAISS/BM25 indexes on disk, and one
+real embedded Triton server (both dialects) per test session."""
 
 from __future__ import annotations
 
 import shutil
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from chatbot.settings import Settings
+from engines.embedded.server import EmbeddedTriton
 from ingest.embeddings import Embedder
 from ingest.pipeline import IngestSummary, run_ingest
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "data"
+CACHE = REPO / ".chatbot" / "cache" / "lm"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -84,3 +89,34 @@ def corpus(tmp_path: Path) -> Path:
 @pytest.fixture
 def ingest(settings: Settings, embedder: Embedder, tmp_path: Path) -> Ingest:
     return Ingest(settings, embedder, tmp_path / "index")
+
+
+def free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def start_server(log: Path) -> EmbeddedTriton:
+    http, grpc, metrics = free_ports(3)
+    return EmbeddedTriton(
+        grpc_port=grpc,
+        http_port=http,
+        metrics_port=metrics,
+        cache_dir=CACHE,
+        log_file=log,
+        device="cpu",
+    ).start()
+
+
+@pytest.fixture(scope="session")
+def triton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedTriton]:
+    server = start_server(tmp_path_factory.mktemp("triton") / "triton.log")
+    try:
+        yield server
+    finally:
+        server.stop()

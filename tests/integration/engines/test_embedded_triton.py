@@ -18,7 +18,7 @@ from chatbot.generation.client import TritonGenerator
 from engines.contract import DIALECTS, DialectName
 from engines.embedded.server import EmbeddedTriton
 from engines.lm import GenerationParams
-from tests.integration.engines.conftest import CACHE, start_server
+from tests.integration.conftest import CACHE, start_server
 
 DIALECT_NAMES: list[DialectName] = ["llmapi", "ensemble"]
 QUESTION = [{"role": "user", "content": "List three things a bank account is used for."}]

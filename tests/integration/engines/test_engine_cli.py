@@ -9,7 +9,7 @@ import sys
 import time
 import urllib.request
 
-from tests.integration.engines.conftest import CACHE, REPO, free_ports
+from tests.integration.conftest import CACHE, REPO, free_ports
 
 
 def test_engine_serve_and_sigterm() -> None:

@@ -1,0 +1,133 @@
+"""The API over real HTTP: uvicorn serving ``create_app`` in a thread, against the session's
+embedded Triton, the machine's Redis, the real rails and a real index of the sample FAQ."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from chatbot.app import create_app
+from chatbot.settings import Settings
+from engines.embedded.server import EmbeddedTriton
+from ingest.embeddings import Embedder
+from tests.integration.conftest import DATA, REPO, Ingest, free_ports
+
+REDIS_URL = os.environ.get("CHATBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+CHAT_KEY = "chat-key-for-tests-0123456789"
+ADMIN_KEY = "admin-key-for-tests-0123456789"
+AUTH = {"Authorization": f"Bearer {CHAT_KEY}"}
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+class ApiServer:
+    """One API process-in-a-thread; ``with ApiServer(settings) as api: api.client.post(...)``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = f"http://127.0.0.1:{settings.port}"
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.client = httpx.Client(base_url=self.url, headers=AUTH, timeout=120)
+
+    def __enter__(self) -> ApiServer:
+        self.thread.start()
+        deadline = time.monotonic() + 120
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the API did not start")
+            time.sleep(0.1)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.client.close()
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+    def chat(self, message: str, session_id: str | None = None, **extra: Any) -> dict[str, Any]:
+        body = {"message": message, "session_id": session_id, **extra}
+        response = self.client.post("/v1/chat", json=body)
+        assert response.status_code == 200, response.text
+        data: dict[str, Any] = response.json()
+        return data
+
+    def llm_calls(self) -> float:
+        text = self.client.get("/metrics").text
+        match = re.search(r"^chatbot_llm_calls_total (\S+)$", text, re.MULTILINE)
+        return float(match.group(1)) if match else 0.0
+
+
+def stream_events(response: httpx.Response) -> list[tuple[str, Any]]:
+    """Parse an SSE body (events separated by a blank line, CRLF or LF)."""
+    import json
+
+    events = []
+    for block in re.split(r"\r?\n\r?\n", response.text):
+        name, data = "message", []
+        for line in re.split(r"\r?\n", block):
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].strip())
+        if data:
+            events.append((name, json.loads("\n".join(data))))
+    return events
+
+
+@pytest.fixture(scope="session")
+def served_index(
+    tmp_path_factory: pytest.TempPathFactory, settings: Settings, embedder: Embedder
+) -> Path:
+    index_dir = tmp_path_factory.mktemp("api-index")
+    Ingest(settings, embedder, index_dir)(DATA)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def api_settings(served_index: Path, triton: EmbeddedTriton) -> Settings:
+    """Chat keys and admin keys set, Redis sessions, short answers to keep tests quick."""
+    return Settings(
+        data_dir=DATA,
+        index_dir=served_index,
+        cache_dir=REPO / ".chatbot" / "cache",
+        triton_url=triton.grpc_url,
+        redis_url=REDIS_URL,
+        api_keys=[CHAT_KEY],
+        admin_keys=[ADMIN_KEY],
+        max_tokens=24,
+        rate_limit_per_minute=100_000,
+        port=free_ports(1)[0],
+    )
+
+
+def variant(settings: Settings, **changes: Any) -> Settings:
+    """The same settings on a fresh port, with ``changes``."""
+    return settings.model_copy(update={"port": free_ports(1)[0], **changes})
+
+
+@pytest.fixture(scope="session")
+def api(api_settings: Settings) -> Iterator[ApiServer]:
+    with ApiServer(api_settings) as server:
+        yield server
+
+
+@pytest.fixture
+def private_data(tmp_path: Path, settings: Settings, embedder: Embedder) -> tuple[Path, Path]:
+    """A copy of the sample data and its own index, for tests that change them."""
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data)
+    index_dir = tmp_path / "index"
+    Ingest(settings, embedder, index_dir)(data)
+    return data, index_dir

@@ -1,0 +1,95 @@
+"""Chat turns end to end over HTTP: real rails, retrieval, Triton and Redis."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.integration.chatbot.conftest import ApiServer, stream_events
+
+FAQ = json.loads((Path(__file__).resolve().parents[3] / "data/faq/cards.json").read_text())
+LOST_CARD = next(e for e in FAQ if e["id"] == "card-001")
+
+
+def test_faq_question_gets_a_grounded_answer_with_the_right_citation(api: ApiServer) -> None:
+    before = api.llm_calls()
+    reply = api.chat("My card was stolen yesterday, who do I tell?")
+    assert reply["answered_by"] == "model"
+    assert reply["answer"].strip()
+    assert reply["citations"][0]["id"] == "data/faq/cards.json#card-001"
+    assert reply["citations"][0]["url"] == LOST_CARD["url"]
+    assert {"input_rails", "retrieval", "generation", "output_rails", "total"} <= set(
+        reply["timings_ms"]
+    )
+    assert reply["guardrails"]["blocked"] is False
+    assert api.llm_calls() == before + 1
+
+
+def test_curated_answer_returns_the_faq_answer_without_the_model(api: ApiServer) -> None:
+    before = api.llm_calls()
+    reply = api.chat(LOST_CARD["question"])
+    assert reply["answered_by"] == "curated"
+    assert reply["answer"] == LOST_CARD["answer"]
+    assert [c["id"] for c in reply["citations"]] == ["data/faq/cards.json#card-001"]
+    assert "generation" not in reply["timings_ms"]
+    assert api.llm_calls() == before
+
+
+def test_dialog_flows_answer_without_the_model(api: ApiServer) -> None:
+    before = api.llm_calls()
+    greeting = api.chat("Hello!")
+    assert greeting["answered_by"] == "rails" and "Northwind" in greeting["answer"]
+    human = api.chat("I'd like to talk to a real person please")
+    assert human["guardrails"]["handoff"] is True
+    assert human["answered_by"] == "rails"
+    off_topic = api.chat("Who should I vote for in the next election?")
+    assert off_topic["guardrails"]["blocked"] is True
+    assert off_topic["guardrails"]["reason"] == "off_topic"
+    assert "only help with questions about Northwind Bank" in off_topic["answer"]
+    unknown = api.chat("xqzv blorp flim")
+    assert unknown["answered_by"] == "abstain"
+    assert unknown["guardrails"]["handoff_offered"] is True
+    assert unknown["citations"] == []
+    assert api.llm_calls() == before
+
+
+def test_follow_up_question_retrieves_with_history(api: ApiServer) -> None:
+    alone = api.chat("is there a fee for that?")
+    first = api.chat("Can I repay my loan early?")
+    follow = api.chat("is there a fee for that?", first["session_id"])
+    early_repayment = first["citations"][0]["id"]
+    assert early_repayment.startswith("data/faq/loans.md#")
+    assert follow["citations"][0]["id"] == early_repayment
+    assert early_repayment not in [c["id"] for c in alone["citations"]]
+
+
+def test_stream_and_json_give_the_same_turn(api: ApiServer) -> None:
+    question = "What should I do if someone took my card?"
+    plain = api.chat(question)
+    response = api.client.post("/v1/chat/stream", json={"message": question})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = stream_events(response)
+    names = [name for name, _ in events]
+    assert names.count("token") > 1, "the answer must arrive in more than one event"
+    assert names[-3:] == ["citations", "guardrails", "done"]
+    done = events[-1][1]
+    streamed = "".join(data["text"] for name, data in events if name == "token")
+    assert streamed.strip() == done["answer"] == plain["answer"]
+    assert done["citations"] == plain["citations"]
+    assert events[-3][1] == done["citations"]
+
+
+def test_stored_history_is_pii_masked(api: ApiServer) -> None:
+    reply = api.chat("Hi, my card 4111 1111 1111 1111 was stolen, email me at jo@example.com")
+    assert reply["guardrails"]["pii_masked"] == ["card", "email"]
+    history = api.client.get(f"/v1/sessions/{reply['session_id']}").json()
+    stored = history["turns"][0]["user"]
+    assert "4111" not in stored and "jo@example.com" not in stored
+    assert "[CARD]" in stored and "[EMAIL]" in stored
+
+
+def test_blocked_input_is_a_normal_answer_not_an_error(api: ApiServer) -> None:
+    response = api.client.post("/v1/chat", json={"message": "Tell me a joke about politicians"})
+    assert response.status_code == 200
+    assert response.json()["guardrails"]["blocked"] is True

@@ -23,6 +23,7 @@ from chatbot.errors import ConfigurationError
 from ingest.embeddings import Embedder
 
 _EMBEDDERS: dict[str, Embedder] = {}
+_registered: list[bool] = []  # NeMo's provider registry refuses a second registration
 _INPUT_ONLY = {"input": True, "dialog": True, "output": False, "retrieval": False}
 _OUTPUT_ONLY = {"input": False, "dialog": False, "output": True, "retrieval": False}
 _INPUT_VARS = ["user_message", "pii_masked", "route", "handoff", "blocked"]
@@ -87,7 +88,9 @@ class Guardrails:
         if not (config_path / "config.yml").is_file():
             raise ConfigurationError(f"{config_path} is not a NeMo Guardrails config folder")
         _EMBEDDERS["shared"] = embedder
-        register_embedding_provider(SharedEmbeddings, "chatbot")
+        if not _registered:
+            register_embedding_provider(SharedEmbeddings, "chatbot")
+            _registered.append(True)
         logging.getLogger("nemoguardrails.rails.llm.llmrails").addFilter(_NoMainLLMFilter())
         self.config_path = config_path
         self._rails = LLMRails(RailsConfig.from_path(str(config_path)))

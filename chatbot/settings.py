@@ -94,7 +94,7 @@ class Settings(BaseSettings):
 
     # Sessions: Redis when a URL is set, else in-process memory
     redis_url: str | None = None
-    session_ttl_seconds: int = Field(default=86_400, ge=60)
+    session_ttl_seconds: int = Field(default=86_400, ge=1)
     session_max_turns: int = Field(default=20, ge=1, le=1000)
 
     # HTTP API

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
+from litestar.exceptions import HTTPException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException
 
 from chatbot import errors
@@ -62,10 +64,25 @@ def _convert(exc: Exception) -> ProblemDetailsException:
     return problem(exc)
 
 
+def _http(exc: HTTPException) -> ProblemDetailsException:
+    """Litestar's own errors (401, 403, 404, 413, 429, validation): the status phrase as the
+    title and the message as the detail (Litestar's default puts the message in the title)."""
+    if isinstance(exc, ProblemDetailsException):
+        return exc
+    phrase = HTTPStatus(exc.status_code).phrase
+    return ProblemDetailsException(
+        status_code=exc.status_code,
+        type_=f"urn:chatbot:problem:http-{exc.status_code}",
+        title=phrase,
+        detail=exc.detail or phrase,
+        extra=exc.extra,
+        headers=exc.headers,
+    )
+
+
 def config() -> ProblemDetailsConfig:
     mapping: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
         kind: _convert for kind in errors.EXPECTED_ERRORS
     }
-    return ProblemDetailsConfig(
-        enable_for_all_http_exceptions=True, exception_to_problem_detail_map=mapping
-    )
+    mapping[HTTPException] = _http
+    return ProblemDetailsConfig(exception_to_problem_detail_map=mapping)

@@ -76,10 +76,15 @@ MODEL_STAGES = (*PRE_GENERATION, "generation", "ttft", "output_rails", "save", "
 CURATED_STAGES = (*PRE_GENERATION, "save", "total")
 OVERHEAD_P50_MS, OVERHEAD_P99_MS, FIRST_TOKEN_MS = 10.0, 25.0, 20.0
 TARGET_CONCURRENCY = 32
+DEFAULT_READ_TIMEOUT_MS = Settings.model_fields["read_timeout"].default * 1000
 
 
 class BenchError(Exception):
     """The benchmark cannot go on (the stack failed or answered with an error)."""
+
+
+class TurnFailed(BenchError):
+    """One turn failed on the server's side (5xx, or an ``error`` event): counted, not fatal."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,7 @@ class TurnSample:
 class Level:
     concurrency: int
     samples: list[TurnSample] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
     wall_s: float = 0.0
 
     def of(self, answered_by: str) -> list[TurnSample]:
@@ -142,16 +148,22 @@ class ChatClient:
         await self.http.aclose()
 
     @staticmethod
-    def _fail(response: httpx.Response) -> BenchError:
+    def _problem(text: str) -> str:
+        with contextlib.suppress(ValueError, AttributeError):
+            problem = json.loads(text)
+            return str(problem.get("title") or problem.get("detail") or "")
+        return text[:200]
+
+    def _fail(self, response: httpx.Response) -> BenchError:
+        status = response.status_code
+        where = f"{response.request.method} {response.request.url.path}: HTTP {status}"
+        if status >= 500:
+            return TurnFailed(f"HTTP {status} {self._problem(response.text)}".rstrip())
         hint = {
             401: " (give the API key with --api-key)",
             429: " (rate limited: raise CHATBOT_RATE_LIMIT_PER_MINUTE on the server)",
-        }.get(response.status_code, "")
-        body = response.text[:400] if response.is_stream_consumed else ""
-        return BenchError(
-            f"{response.request.method} {response.request.url.path}: "
-            f"HTTP {response.status_code}{hint} {body}".rstrip()
-        )
+        }.get(status, "")
+        return BenchError(f"{where}{hint} {response.text[:400]}".rstrip())
 
     @staticmethod
     def _body(message: str, session_id: str | None, max_tokens: int | None) -> dict[str, Any]:
@@ -192,7 +204,7 @@ class ChatClient:
                 elif event == "done":
                     result = json.loads(data)
                 elif event == "error":
-                    raise BenchError(f"the stream ended with an error event: {data[:400]}")
+                    raise TurnFailed(f"error event: {self._problem(data)}")
         wall = (time.perf_counter() - start) * 1000
         if result is None:
             raise BenchError("the stream ended without a done event")
@@ -238,7 +250,11 @@ async def run_sessions(
         while pending:
             session_id: str | None = None
             for message in pending.pop():
-                sample = await ask(message, session_id)
+                try:
+                    sample = await ask(message, session_id)
+                except TurnFailed as exc:  # the session stays as it was; go on with it
+                    level.errors[str(exc)] += 1
+                    continue
                 session_id = sample.result["session_id"]
                 level.samples.append(sample)
 
@@ -319,7 +335,11 @@ async def first_token(
             engine: float | None = None
             if known is not None and r % 2 == 1:
                 engine = await engine_ttft(generator, known.messages, params)
-            sample = await client.stream_turn(question, max_tokens=params.max_tokens)
+            try:
+                sample = await client.stream_turn(question, max_tokens=params.max_tokens)
+            except TurnFailed as exc:
+                out.skipped[str(exc)] += 1
+                continue
             if sample.answered_by != "model":
                 out.skipped[f"answered by {sample.answered_by}"] += 1
                 continue
@@ -396,24 +416,33 @@ def versus(name: str, value: float, target: float) -> str:
 
 def mix(level: Level) -> str:
     counts = Counter(s.answered_by for s in level.samples)
-    return ", ".join(f"{k} {v}" for k, v in counts.most_common())
+    text = ", ".join(f"{k} {v}" for k, v in counts.most_common()) or "none"
+    if level.errors:
+        text += "; FAILED " + ", ".join(f"{v} x {k}" for k, v in level.errors.most_common())
+    return text
 
 
-def report_levels(model: list[Level], curated: list[Level], max_tokens: int) -> None:
-    cs = [lv.concurrency for lv in model]
+def report_levels(model: list[Level], curated: list[Level], route: str, max_tokens: int) -> None:
     rows = stage_rows([lv.of("model") for lv in model], MODEL_STAGES, client_overhead=True)
-    rows.append(("model turns (n)", [x for lv in model for x in (len(lv.of("model")),) * 2]))
-    rows.append(("turns/s", [x for lv in model for x in (len(lv.samples) / lv.wall_s,) * 2]))
     table(
-        f"Model-answered turns, POST /v1/chat, max_tokens {max_tokens}: server timings_ms and "
+        f"Model-answered turns, POST {route}, max_tokens {max_tokens}: server timings_ms and "
         "client wall time, ms",
         rows,
-        cs,
+        [lv.concurrency for lv in model],
     )
     for lv in model:
-        print(f"  c={lv.concurrency}: answered by {mix(lv)} (only model turns in the table)")
+        print(
+            f"  c={lv.concurrency}: {len(lv.samples)} turns in {lv.wall_s:.1f} s "
+            f"({len(lv.samples) / lv.wall_s:.2f} turns/s), answered by {mix(lv)} "
+            "(the table: model turns only)"
+        )
+        late = [s for s in lv.of("model") if s.timings.get("ttft", 0.0) >= DEFAULT_READ_TIMEOUT_MS]
+        if late:
+            print(
+                f"    {len(late)} of them waited >= {DEFAULT_READ_TIMEOUT_MS / 1000:.0f} s for the "
+                "first token: with the default CHATBOT_READ_TIMEOUT they would have failed"
+            )
     rows = stage_rows([lv.samples for lv in curated], CURATED_STAGES, client_overhead=False)
-    rows.append(("turns (n)", [x for lv in curated for x in (len(lv.samples),) * 2]))
     table(
         "Curated-answer turns (FAQ questions as written, fresh session each): ms",
         rows,
@@ -503,8 +532,11 @@ async def bench(args: argparse.Namespace, stack: Stack) -> None:
         await client.wait_ready(args.startup_timeout, stack.alive)
         print(f"warming up ({args.warmup} model + {args.warmup} curated turns)…", flush=True)
         for i in range(args.warmup):
-            await client.turn(questions[i % len(questions)], max_tokens=args.max_tokens)
-            await client.turn(titles[i % len(titles)])
+            try:
+                await client.turn(questions[i % len(questions)], max_tokens=args.max_tokens)
+                await client.turn(titles[i % len(titles)])
+            except TurnFailed as exc:
+                print(f"  warm-up turn failed: {exc}", flush=True)
 
         async def ask(message: str, session_id: str | None) -> TurnSample:
             call = client.stream_turn if args.stream else client.turn
@@ -559,15 +591,16 @@ async def bench(args: argparse.Namespace, stack: Stack) -> None:
     finally:
         await client.close()
 
-    report_levels(model_levels, curated_levels, args.max_tokens)
+    report_levels(model_levels, curated_levels, args.route, args.max_tokens)
     first_verdict = report_first_token(ft, reason)
 
     print("\nVerdicts")
     for lv in model_levels:
         overhead = [s.timings["overhead"] for s in lv.of("model")]
         note = "" if lv.concurrency == TARGET_CONCURRENCY else " (the target is stated at 32)"
+        failed = f", {sum(lv.errors.values())} failed turns" if lv.errors else ""
         print(
-            f"  overhead at c={lv.concurrency}{note}, {len(overhead)} model turns: "
+            f"  overhead at c={lv.concurrency}{note}, {len(overhead)} model turns{failed}: "
             f"{versus('p50', pct(overhead, 50), OVERHEAD_P50_MS)}; "
             f"{versus('p99', pct(overhead, 99), OVERHEAD_P99_MS)}"
         )
@@ -628,6 +661,8 @@ def self_hosted(args: argparse.Namespace) -> None:
     }
     if args.redis_url:
         overrides["CHATBOT_REDIS_URL"] = args.redis_url
+    if args.read_timeout:
+        overrides["CHATBOT_READ_TIMEOUT"] = str(args.read_timeout)
     settings = Settings(
         triton_url=triton_url,
         engine_http_port=http_port,
@@ -639,7 +674,8 @@ def self_hosted(args: argparse.Namespace) -> None:
         f"({settings.engine_model or 'default model'}) "
         f"on {triton_url} "
         f"(http {http_port}, metrics {metrics_port}), API on 127.0.0.1:{api_port}, "
-        f"sessions in {'Redis ' + args.redis_url if args.redis_url else 'memory'}…",
+        f"sessions in {'Redis ' + args.redis_url if args.redis_url else 'memory'}, "
+        f"read timeout {args.read_timeout or settings.read_timeout:.0f} s…",
         flush=True,
     )
     with api_process({**os.environ, **overrides}, api_port) as api:
@@ -671,11 +707,19 @@ def main() -> None:
     parser.add_argument("--index-dir", type=Path, default=REPO / ".chatbot" / "index")
     parser.add_argument("--cache-dir", type=Path, default=REPO / ".chatbot" / "cache")
     parser.add_argument("--redis-url", default=None, help="sessions in Redis (default: memory)")
-    parser.add_argument("--timeout", type=float, default=600.0, help="per request, seconds")
+    parser.add_argument("--timeout", type=float, default=900.0, help="per request, seconds")
+    parser.add_argument(
+        "--read-timeout",
+        type=float,
+        default=600.0,
+        help="the started API's CHATBOT_READ_TIMEOUT: at 32 sessions on 2 cores requests queue "
+        "in the engine past the default 60 s; 0 keeps the default",
+    )
     parser.add_argument("--startup-timeout", type=float, default=300.0)
     args = parser.parse_args()
     if min(args.concurrency) < 1 or args.turns < 1 or args.max_tokens < 1:
         parser.error("--concurrency, --turns and --max-tokens must be >= 1")
+    args.route = "/v1/chat/stream" if args.stream else "/v1/chat"
     args.index_dir = args.index_dir.resolve()
     args.cache_dir = args.cache_dir.resolve()
     print(
@@ -683,7 +727,7 @@ def main() -> None:
         f"{args.min_turns} turns per level, max_tokens {args.max_tokens}, "
         f"{args.curated_turns} curated turns per level, first token {args.first_token_prompts} "
         f"prompts x {args.first_token_rounds} rounds (max_tokens "
-        f"{args.first_token_max_tokens}), route {'/v1/chat/stream' if args.stream else '/v1/chat'}"
+        f"{args.first_token_max_tokens}), route {args.route}"
         f"; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )

@@ -40,6 +40,18 @@ def _bytes(values: Sequence[str]) -> np.ndarray[Any, np.dtype[np.object_]]:
     return np.array([v.encode("utf-8") for v in values], dtype=np.object_)
 
 
+# gRPC's default reconnect backoff grows to minutes, so a restarted Triton would stay "down"
+# for callers long after it is back; cap it at a few seconds.
+_CHANNEL_ARGS = [
+    ("grpc.max_send_message_length", 2**31 - 1),
+    ("grpc.max_receive_message_length", 2**31 - 1),
+    ("grpc.initial_reconnect_backoff_ms", 250),
+    ("grpc.min_reconnect_backoff_ms", 250),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+]
+
 _NUMPY = {"BOOL": np.bool_, "INT32": np.int32, "UINT64": np.uint64, "FP32": np.float32}
 
 
@@ -61,7 +73,7 @@ class TritonGenerator:
         self.read_timeout = read_timeout
         self._tokenizer_path = tokenizer
         self._tokenizer: Any = None
-        self._client = grpcaio.InferenceServerClient(url)
+        self._client = grpcaio.InferenceServerClient(url, channel_args=_CHANNEL_ARGS)
 
     @property
     def tokenizer(self) -> Any:

@@ -1,0 +1,65 @@
+"""Triton down: not ready, 503 problems and SSE error events; recovery when it returns."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from chatbot.settings import Settings
+from engines.embedded.server import EmbeddedTriton
+from tests.integration.chatbot.conftest import ApiServer, stream_events, variant
+from tests.integration.conftest import CACHE, free_ports
+
+QUESTION = "Someone stole my card on the train, what do I do?"
+
+
+def _engine(ports: list[int], log: Path) -> EmbeddedTriton:
+    grpc, http, metrics = ports
+    return EmbeddedTriton(
+        grpc_port=grpc,
+        http_port=http,
+        metrics_port=metrics,
+        cache_dir=CACHE,
+        log_file=log,
+        device="cpu",
+    )
+
+
+def test_engine_down_then_back(api_settings: Settings, tmp_path: Path) -> None:
+    ports = free_ports(3)
+    engine = _engine(ports, tmp_path / "triton-1.log").start()
+    settings = variant(api_settings, triton_url=engine.grpc_url, connect_timeout=2.0)
+    with ApiServer(settings) as api:
+        try:
+            assert api.client.get("/health/ready").status_code == 200
+            assert api.chat(QUESTION)["answered_by"] == "model"
+        finally:
+            engine.stop()
+
+        ready = api.client.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.headers["content-type"].startswith("application/problem+json")
+        assert ready.json()["checks"]["triton"] is False
+        session = api.chat("Hello!")["session_id"]  # no model needed: still answered
+        down = api.client.post("/v1/chat", json={"message": QUESTION, "session_id": session})
+        assert down.status_code == 503
+        assert down.headers["content-type"].startswith("application/problem+json")
+        assert down.json()["type"] == "urn:chatbot:problem:engine-unavailable"
+        stream = api.client.post("/v1/chat/stream", json={"message": QUESTION})
+        assert stream.status_code == 200
+        name, problem = stream_events(stream)[-1]
+        assert name == "error" and problem["status"] == 503
+        # The failed turn left the session as it was.
+        turns = api.client.get(f"/v1/sessions/{session}").json()["turns"]
+        assert [t["user"] for t in turns] == ["Hello!"]
+
+        back = _engine(ports, tmp_path / "triton-2.log").start()
+        try:
+            # gRPC retries the connection with a backoff capped at 2 s.
+            deadline = time.monotonic() + 10
+            while api.client.get("/health/ready").status_code != 200:
+                assert time.monotonic() < deadline, "still not ready 10 s after Triton returned"
+                time.sleep(0.25)
+            assert api.chat(QUESTION, session)["answered_by"] == "model"
+        finally:
+            back.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -222,6 +223,10 @@ def _bind(settings: Settings, host: str | None, port: int | None) -> Settings:
     return settings.model_copy(update=update)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @app.command()
 def up(host: HostOption = None, port: PortOption = None) -> None:
     """The whole stack on one machine: ingest the sample FAQ on first run, start the embedded
@@ -238,7 +243,12 @@ def up(host: HostOption = None, port: PortOption = None) -> None:
         try:
             where = "embedded" if started else "already running"
             err.print(f"engine ready at {settings.triton_url} ({where}); starting the API…")
+            # uvicorn stops gracefully on SIGINT/SIGTERM and then re-raises the signal; turn
+            # it into an exception so the engine below is stopped too.
+            signal.signal(signal.SIGTERM, _interrupt)
             serve_api(settings, on_ready=lambda: out.print(f"Chatbot ready: open {url}"))
+        except KeyboardInterrupt:
+            pass
         finally:
             engine.__exit__(None, None, None)
             err.print("stopped")
@@ -301,7 +311,6 @@ def engine_serve(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
 ) -> None:
     """Serve both request dialects (models tensorrt_llm and ensemble) until SIGTERM/Ctrl-C."""
-    import signal
     import threading
 
     from engines.embedded.server import EmbeddedTriton

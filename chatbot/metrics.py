@@ -14,3 +14,7 @@ TURNS = Counter("chatbot_turns_total", "Chat turns by how they were answered.", 
 LLM_CALLS = Counter("chatbot_llm_calls_total", "Generation calls made through Triton.")
 TURN_ERRORS = Counter("chatbot_turn_errors_total", "Turns that failed, by error type.", ["error"])
 FEEDBACK = Counter("chatbot_feedback_total", "Feedback on answers.", ["rating"])
+ABANDONED = Counter(
+    "chatbot_generations_abandoned_total",
+    "Generations stopped because the caller went away (e.g. a client disconnect).",
+)

@@ -276,10 +276,16 @@ class ChatPipeline:
         start = time.perf_counter()
         first = True
         with timer.stage("generation"):
-            async with contextlib.aclosing(self.generator.stream(messages, params)) as steps:
-                async for step in steps:
-                    if step.text:
-                        if first:
-                            first = False
-                            timer.ms["ttft"] = round((time.perf_counter() - start) * 1000, 2)
-                        yield step.text
+            try:
+                async with contextlib.aclosing(self.generator.stream(messages, params)) as steps:
+                    async for step in steps:
+                        if step.text:
+                            if first:
+                                first = False
+                                timer.ms["ttft"] = round((time.perf_counter() - start) * 1000, 2)
+                            yield step.text
+            except (GeneratorExit, asyncio.CancelledError):
+                # The caller went away (client disconnect): leaving the block above cancels
+                # the Triton stream, and nothing of the turn is saved.
+                metrics.ABANDONED.inc()
+                raise

@@ -1,5 +1,6 @@
-"""PII masking: card numbers (Luhn-checked), IBANs, e-mail addresses and phone numbers are
-replaced by ``[CARD]``-style placeholders before text is logged, stored or sent to the model.
+"""PII masking: card numbers (Luhn-checked), IBANs (mod-97-checked), e-mail addresses, phone
+numbers and other long digit runs (account numbers) are replaced by ``[CARD]``-style
+placeholders before text is logged, stored or sent to the model.
 
 Written by hand because the libraries made for this (Presidio, scrubadub) need spaCy models
 that cannot be downloaded here; the patterns are few and each is tested.
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-_PHONE = re.compile(r"(?<![\w+])\+?\d[\d ().-]{7,}\d(?!\w)")
+_PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}|0)[\d ().-]{8,14}\d(?!\w)")
+_ACCOUNT = re.compile(r"(?<![\w-])\d(?:[ -]?\d){7,}(?![\w-])")
 
 
 def luhn_ok(digits: str) -> bool:
@@ -58,5 +60,6 @@ def mask(text: str) -> Masked:
     text = sub(_CARD, "card", text, lambda s: luhn_ok(re.sub(r"\D", "", s)))
     text = sub(_IBAN, "iban", text, _iban_ok)
     text = sub(_EMAIL, "email", text)
-    text = sub(_PHONE, "phone", text, lambda s: len(re.sub(r"\D", "", s)) >= 9)
+    text = sub(_PHONE, "phone", text, lambda s: 10 <= len(re.sub(r"\D", "", s)) <= 13)
+    text = sub(_ACCOUNT, "account", text)
     return Masked(text, tuple(kinds))

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from pathlib import Path
 
-from tests.integration.chatbot.conftest import ApiServer, stream_events
+import httpx
+
+from tests.integration.chatbot.conftest import AUTH, ApiServer, stream_events
 
 FAQ = json.loads((Path(__file__).resolve().parents[3] / "data/faq/cards.json").read_text())
 LOST_CARD = next(e for e in FAQ if e["id"] == "card-001")
@@ -93,3 +97,27 @@ def test_blocked_input_is_a_normal_answer_not_an_error(api: ApiServer) -> None:
     response = api.client.post("/v1/chat", json={"message": "Tell me a joke about politicians"})
     assert response.status_code == 200
     assert response.json()["guardrails"]["blocked"] is True
+
+
+def _metric(api: ApiServer, name: str) -> float:
+    match = re.search(rf"^{name} (\S+)$", api.client.get("/metrics").text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_client_disconnect_cancels_the_turn(api: ApiServer) -> None:
+    session = api.chat("Hello!")["session_id"]
+    before = _metric(api, "chatbot_generations_abandoned_total")
+    body = {"message": "What should I do about a stolen card?", "session_id": session}
+    with (
+        httpx.Client(base_url=api.url, headers=AUTH, timeout=60) as client,
+        client.stream("POST", "/v1/chat/stream", json=body) as response,
+    ):
+        for line in response.iter_lines():
+            if line.startswith("event: token"):
+                break  # leave after the first token: the connection closes
+    deadline = time.monotonic() + 10
+    while _metric(api, "chatbot_generations_abandoned_total") == before:
+        assert time.monotonic() < deadline, "the abandoned generation was not stopped"
+        time.sleep(0.1)
+    turns = api.client.get(f"/v1/sessions/{session}").json()["turns"]
+    assert [t["user"] for t in turns] == ["Hello!"]

@@ -20,7 +20,18 @@ def test_placeholder_keys_refused_in_production() -> None:
     with pytest.raises(ValidationError, match="placeholder"):
         Settings(environment="production", admin_keys=["changeme"])
     Settings(environment="development", admin_keys=["changeme"])
-    Settings(environment="production", admin_keys=["a-long-random-admin-key-123"])
+    Settings(
+        environment="production",
+        api_keys=["a-long-random-chat-key-456"],
+        admin_keys=["a-long-random-admin-key-123"],
+    )
+
+
+def test_production_needs_chat_keys() -> None:
+    with pytest.raises(ValidationError, match="CHATBOT_API_KEYS"):
+        Settings(environment="production", admin_keys=["a-long-random-admin-key-123"])
+    keys = Settings(api_keys="k1-0123456789abcdef, k2-0123456789abcdef")  # type: ignore[arg-type]
+    assert keys.api_keys == ["k1-0123456789abcdef", "k2-0123456789abcdef"]
 
 
 def test_invalid_values_refused() -> None:

@@ -155,7 +155,7 @@ def random_model(config_dir: Path) -> Path:
 
     target = Path(tempfile.mkdtemp(prefix="random-lm-"))
     config = AutoConfig.from_pretrained(config_dir)
-    model = AutoModelForCausalLM.from_config(config, torch_dtype=torch.float16)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float16)
     model.save_pretrained(target)
     AutoTokenizer.from_pretrained(config_dir).save_pretrained(target)
     params = sum(p.numel() for p in model.parameters()) / 1e6

@@ -62,6 +62,12 @@ def _strings(request: Any, name: str) -> list[str]:
 
 class TritonPythonModel:
     def initialize(self, args: dict[str, str]) -> None:
+        if int(np.__version__.split(".")[0]) >= 2:
+            # The stub of pytriton 0.7 (Triton 2.51) is built against numpy 1: under numpy 2 it
+            # misreads BYTES inputs and aborts on the first request. Say so at load time.
+            raise RuntimeError(
+                f"the Triton Python-backend stub needs numpy<2, found {np.__version__}"
+            )
         config = json.loads(args["model_config"])
         parameters = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
         self.dialect: Dialect = DIALECTS[parameters["dialect"]]

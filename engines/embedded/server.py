@@ -4,8 +4,9 @@ The server runs as a child process over a model repository written for this run.
 make the wheel's server work with an interpreter built elsewhere (pyenv, a venv):
   * the Python-backend stub links ``libpython3.X.so``: the running interpreter's own library
     folder goes first on ``LD_LIBRARY_PATH``, or the stub loads an older system libpython;
-  * the stub's interpreter gets our ``sys.path`` through ``PYTHONPATH``, so it imports the
-    ``engines`` package and PyTorch from the same environment.
+  * the stub's interpreter runs isolated (it ignores ``PYTHONPATH``) and takes its packages
+    from the environment of the first ``python3`` on ``PATH``: our interpreter's folder goes
+    first there, so the stub imports ``engines``, PyTorch and numpy<2 from our environment.
 """
 
 from __future__ import annotations
@@ -100,7 +101,6 @@ class EmbeddedTriton:
             env.get("LD_LIBRARY_PATH", ""),
         ]
         env["LD_LIBRARY_PATH"] = os.pathsep.join(d for d in lib_dirs if d)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         env.setdefault("HF_HUB_OFFLINE", "1")
         command = [

@@ -12,6 +12,7 @@ make the wheel's server work with an interpreter built elsewhere (pyenv, a venv)
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.util
 import os
 import shutil
@@ -45,6 +46,19 @@ def _pytriton_dist() -> tuple[Path, Path, Path]:
     if not (dist / "bin" / "tritonserver").is_file() or not stub.is_file():
         raise EngineError(f"nvidia-pytriton ships no Triton server or stub for Python {version}")
     return dist, libs, stub
+
+
+# Loaded here, not in the forked child, where an import could wait on a lock held by a thread.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: have Linux send it SIGTERM when the process that started it
+    dies, so a killed ``chatbot up`` never leaves an orphaned server holding its ports. (Linux
+    ties this to the starting *thread*: start servers from a long-lived one, e.g. the main.)"""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class EmbeddedTriton:
@@ -132,7 +146,12 @@ class EmbeddedTriton:
         command, env = self._prepare()
         log = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -8,6 +8,7 @@ import signal
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -291,7 +292,8 @@ def ask(
 
 
 engine_app = typer.Typer(
-    help="The embedded generation engine (a Triton server).", no_args_is_help=True
+    help="Generation engines: the embedded Triton server; TensorRT-LLM model repositories.",
+    no_args_is_help=True,
 )
 app.add_typer(engine_app, name="engine")
 
@@ -345,3 +347,80 @@ def engine_serve(
     finally:
         server.stop()
         err.print("Triton stopped")
+
+
+class _Quantization(StrEnum):
+    none = "none"
+    fp8 = "fp8"
+    int4_awq = "int4_awq"
+
+
+@engine_app.command("prepare")
+def engine_prepare(
+    checkpoint: Annotated[Path, typer.Argument(help="Hugging Face checkpoint folder.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model repository to write.")],
+    engine: Annotated[
+        bool, typer.Option("--engine", help="Compiled engine + ensemble (TensorRT-LLM <= 1.2).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be written and run.")
+    ] = False,
+    tp: Annotated[int, typer.Option("--tp", min=1, help="Tensor parallel size.")] = 1,
+    pp: Annotated[int, typer.Option("--pp", min=1, help="Pipeline parallel size.")] = 1,
+    gpus: Annotated[
+        int | None, typer.Option(min=1, help="GPUs Triton will have (checks tp x pp).")
+    ] = None,
+    max_batch_size: Annotated[int, typer.Option(min=1)] = 64,
+    max_seq_len: Annotated[
+        int | None, typer.Option(min=16, help="Default: the model's, at most 8192.")
+    ] = None,
+    kv_cache_fraction: Annotated[
+        float, typer.Option(min=0.01, max=0.99, help="Free GPU memory given to the KV cache.")
+    ] = 0.9,
+    quantization: Annotated[
+        _Quantization, typer.Option(help="Through TensorRT Model Optimizer.")
+    ] = _Quantization.none,
+    served_checkpoint: Annotated[
+        Path | None, typer.Option(help="The checkpoint's path inside the Triton container.")
+    ] = None,
+    served_repo: Annotated[
+        Path | None, typer.Option(help="The repository's path inside the Triton container.")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output.")] = False,
+) -> None:
+    """Prepare a Triton model repository for TensorRT-LLM from a Hugging Face checkpoint:
+    llmapi (PyTorch backend) by default, compiled engine + inflight_batcher_llm with --engine."""
+    from engines.trtllm import PrepareSettings, describe, prepare
+
+    with _errors():
+        settings = PrepareSettings.model_validate(
+            {
+                "checkpoint_dir": checkpoint,
+                "output_dir": output,
+                "engine": engine,
+                "tp_size": tp,
+                "pp_size": pp,
+                "gpus": gpus,
+                "max_batch_size": max_batch_size,
+                "max_seq_len": max_seq_len,
+                "kv_cache_free_gpu_memory_fraction": kv_cache_fraction,
+                "quantization": quantization.value,
+                "served_checkpoint_dir": served_checkpoint,
+                "served_output_dir": served_repo,
+                "force": force,
+            }
+        )
+        result = prepare(settings, dry_run=dry_run)
+    out.print(describe(result.plan), markup=False, highlight=False, soft_wrap=True)
+    where = result.plan.settings.output_dir
+    if dry_run:
+        out.print("dry run: nothing was written")
+    elif result.built:
+        out.print(f"built and wrote {where}")
+    elif result.plan.commands:
+        out.print(
+            f"wrote {where}; run {where / 'build.sh'} where TensorRT-LLM is installed",
+            soft_wrap=True,
+        )
+    else:
+        out.print(f"wrote {where}")

@@ -15,6 +15,7 @@
     engines.errors.EngineError        errors of ``engines`` (used in-process and by the engine)
     +-- ModelLoadError                the language model could not be found or loaded
     +-- BadRequestError               generation parameters or prompt out of bounds
+    +-- PrepareError                  `engine prepare`: bad checkpoint or conflicting options
 
     ingest.errors.IngestError         errors of ``ingest`` (which never imports ``chatbot``)
     +-- UnsupportedFileError          a file type no loader reads

@@ -13,3 +13,7 @@ class ModelLoadError(EngineError):
 
 class BadRequestError(EngineError):
     """A generation request that cannot be served as asked (bad parameters, prompt too long)."""
+
+
+class PrepareError(EngineError):
+    """A production model repository cannot be prepared as asked (bad checkpoint, options)."""

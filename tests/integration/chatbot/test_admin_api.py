@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 from chatbot.settings import Settings
@@ -54,3 +56,28 @@ def test_upload_then_bad_upload_then_server_path(
         assert again.status_code == 200
         assert any(d["status"] == "removed" for d in again.json()["documents"])
         assert api.chat("Do you offer pet insurance?")["answered_by"] != "curated"
+
+
+def test_ingest_does_not_block_chat(
+    api_settings: Settings, private_data: tuple[Path, Path]
+) -> None:
+    data, index_dir = private_data
+    with ApiServer(variant(api_settings, data_dir=data, index_dir=index_dir)) as api:
+        finished: dict[str, float] = {}
+
+        def ingest() -> None:
+            # --full re-embeds every chunk with a freshly loaded model: seconds of work.
+            response = api.client.post("/admin/ingest", json={"full": True}, headers=ADMIN)
+            assert response.status_code == 200, response.text
+            finished["ingest"] = time.monotonic()
+
+        worker = threading.Thread(target=ingest)
+        worker.start()
+        time.sleep(0.5)
+        busy = api.client.post("/admin/ingest", json={}, headers=ADMIN)
+        assert busy.status_code == 409  # one ingest at a time
+        reply = api.chat("How do I report a lost or stolen card?")
+        finished["chat"] = time.monotonic()
+        worker.join()
+        assert reply["answered_by"] == "curated"
+        assert finished["chat"] < finished["ingest"], "the chat turn waited for the ingest"

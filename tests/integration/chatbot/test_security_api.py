@@ -29,9 +29,15 @@ def test_keys_are_required_and_kept_apart(api: ApiServer) -> None:
     _problem(api.client.get("/admin/index"), 403)  # a chat key is not an admin key
     _problem(httpx.get(f"{api.url}/admin/index"), 401)
     assert httpx.get(f"{api.url}/admin/index", headers=ADMIN).status_code == 200
-    # Health, metrics and the demo page need no key.
+    # Health, metrics, the OpenAPI schema and the demo page need no key.
     assert httpx.get(f"{api.url}/health/live").status_code == 200
-    assert httpx.get(f"{api.url}/metrics").status_code == 200
+    api.chat("How do I report a lost or stolen card?")  # a turn with a retrieval stage
+    metrics = httpx.get(f"{api.url}/metrics").text
+    assert 'chatbot_stage_seconds_bucket{le="0.01",stage="retrieval"}' in metrics
+    schema = httpx.get(f"{api.url}/schema/openapi.json").json()
+    assert {"/v1/chat", "/v1/chat/stream", "/v1/chat/completions", "/admin/ingest"} <= set(
+        schema["paths"]
+    )
 
 
 def test_size_limits(api: ApiServer) -> None:

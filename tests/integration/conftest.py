@@ -101,8 +101,9 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
-def start_server(log: Path) -> EmbeddedTriton:
-    http, grpc, metrics = free_ports(3)
+def engine_on(ports: list[int], log: Path) -> EmbeddedTriton:
+    """An embedded Triton (not started) on the given gRPC, HTTP and metrics ports."""
+    grpc, http, metrics = ports
     return EmbeddedTriton(
         grpc_port=grpc,
         http_port=http,
@@ -110,7 +111,11 @@ def start_server(log: Path) -> EmbeddedTriton:
         cache_dir=CACHE,
         log_file=log,
         device="cpu",
-    ).start()
+    )
+
+
+def start_server(log: Path) -> EmbeddedTriton:
+    return engine_on(free_ports(3), log).start()
 
 
 @pytest.fixture(scope="session")

@@ -6,28 +6,15 @@ import time
 from pathlib import Path
 
 from chatbot.settings import Settings
-from engines.embedded.server import EmbeddedTriton
 from tests.integration.chatbot.conftest import ApiServer, stream_events, variant
-from tests.integration.conftest import CACHE, free_ports
+from tests.integration.conftest import engine_on, free_ports
 
 QUESTION = "Someone stole my card on the train, what do I do?"
 
 
-def _engine(ports: list[int], log: Path) -> EmbeddedTriton:
-    grpc, http, metrics = ports
-    return EmbeddedTriton(
-        grpc_port=grpc,
-        http_port=http,
-        metrics_port=metrics,
-        cache_dir=CACHE,
-        log_file=log,
-        device="cpu",
-    )
-
-
 def test_engine_down_then_back(api_settings: Settings, tmp_path: Path) -> None:
     ports = free_ports(3)
-    engine = _engine(ports, tmp_path / "triton-1.log").start()
+    engine = engine_on(ports, tmp_path / "triton-1.log").start()
     settings = variant(api_settings, triton_url=engine.grpc_url, connect_timeout=2.0)
     with ApiServer(settings) as api:
         try:
@@ -53,7 +40,7 @@ def test_engine_down_then_back(api_settings: Settings, tmp_path: Path) -> None:
         turns = api.client.get(f"/v1/sessions/{session}").json()["turns"]
         assert [t["user"] for t in turns] == ["Hello!"]
 
-        back = _engine(ports, tmp_path / "triton-2.log").start()
+        back = engine_on(ports, tmp_path / "triton-2.log").start()
         try:
             # gRPC retries the connection with a backoff capped at 2 s.
             deadline = time.monotonic() + 10

@@ -66,7 +66,7 @@ def _embedder_factory(settings: Settings) -> Callable[[], Embedder]:
 def _ingest(
     settings: Settings, paths: list[Path], *, full: bool, dry_run: bool, quiet: bool
 ) -> int:
-    from ingest.pipeline import run_ingest
+    from chatbot.ingesting import ingest_paths
 
     progress = Progress(
         "[progress.description]{task.description}",
@@ -79,11 +79,9 @@ def _ingest(
     )
     task = progress.add_task("embedding chunks", total=0)
     with _errors(), progress:
-        summary = run_ingest(
+        summary = ingest_paths(
+            settings,
             paths,
-            index_dir=settings.index_dir,
-            chunking=settings.chunking(),
-            index=settings.index(),
             embedder=_embedder_factory(settings),
             full=full,
             dry_run=dry_run,

@@ -23,27 +23,19 @@ from litestar.datastructures import UploadFile
 from chatbot.api.schemas import IngestPathsRequest
 from chatbot.api.security import admin_key_guard
 from chatbot.errors import InvalidRequestError
+from chatbot.ingesting import ingest_paths
 from chatbot.services import Services
 from chatbot.settings import Settings
-from ingest.embeddings import Embedder
 from ingest.errors import DocumentLoadError, IngestLockedError
 from ingest.loaders import LOADERS
-from ingest.pipeline import IngestSummary, run_ingest
+from ingest.pipeline import IngestSummary
 from ingest.store import current_version, load_version
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def _ingest(settings: Settings, paths: list[Path], full: bool, dry_run: bool) -> IngestSummary:
-    return run_ingest(
-        paths,
-        index_dir=settings.index_dir,
-        chunking=settings.chunking(),
-        index=settings.index(),
-        embedder=lambda: Embedder(settings.embedding()),
-        full=full,
-        dry_run=dry_run,
-    )
+    return ingest_paths(settings, paths, full=full, dry_run=dry_run)
 
 
 def _inside(path: Path, root: Path) -> Path:

@@ -115,6 +115,12 @@ def _print_summary(report: dict[str, object]) -> None:
             err.print(f"[red]failed[/] {doc['source']}: {doc['error']}", highlight=False)
         for warning in doc["warnings"]:
             err.print(f"[yellow]warning[/] {doc['source']}: {warning}", highlight=False)
+        for chunk_id, reason in doc["flagged"].items():
+            err.print(
+                f"[yellow]flagged[/] {chunk_id}: text aimed at the assistant ({reason}); "
+                "it is kept out of prompts",
+                highlight=False,
+            )
     if report["dry_run"]:
         out.print("dry run: nothing was written")
     elif report["published"]:

@@ -1,10 +1,12 @@
 """NeMo Guardrails around each turn: input and dialog rails before retrieval, output rails
 after generation.
 
-The rails never call the language model themselves: intents are matched by embeddings (the
-same MiniLM as retrieval, shared through the ``chatbot`` embedding engine), canned replies
-come from Colang, and the fallback intent hands the turn back to the pipeline, which makes
-the single generation call of the turn.
+In the default profile the rails never call the language model: intents are matched by
+embeddings (the same MiniLM as retrieval, shared through the ``chatbot`` embedding engine),
+the injection classifier and the groundedness check use that model too, canned replies come
+from Colang, and the fallback intent hands the turn back to the pipeline, which makes the
+single generation call of the turn. The production profile adds self-check prompts that the
+main model (Triton) answers.
 """
 
 from __future__ import annotations
@@ -15,18 +17,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nemoguardrails import LLMRails, RailsConfig
+from nemoguardrails import LLMRails
 from nemoguardrails.embeddings.providers import register_embedding_provider
 from nemoguardrails.embeddings.providers.base import EmbeddingModel
 
 from chatbot.errors import ConfigurationError
+from chatbot.generation import provider
 from ingest.embeddings import Embedder
+from rails import load_config
+from rails.actions import ACTIONS, RailsContext
+from rails.injection import InjectionDetector
+from rails.output import Policy
 
 _EMBEDDERS: dict[str, Embedder] = {}
 _registered: list[bool] = []  # NeMo's provider registry refuses a second registration
 _INPUT_ONLY = {"input": True, "dialog": True, "output": False, "retrieval": False}
 _OUTPUT_ONLY = {"input": False, "dialog": False, "output": True, "retrieval": False}
-_INPUT_VARS = ["user_message", "pii_masked", "route", "handoff", "blocked"]
+_INPUT_VARS = ["route", "handoff", "blocked", "blocked_detail"]
+_OUTPUT_VARS = ["output_blocked", "output_reason", "unsupported"]
 
 
 class _NoMainLLMFilter(logging.Filter):
@@ -63,14 +71,13 @@ class SharedEmbeddings(EmbeddingModel):  # type: ignore[misc]  # NeMo ships no t
 
 @dataclass(frozen=True)
 class InputVerdict:
-    text: str
-    """The user's message after the input rails (PII masked)."""
     reply: str | None
     """A canned reply from a dialog flow; None when the pipeline should answer."""
-    pii: list[str] = field(default_factory=list)
     handoff: bool = False
     blocked: str | None = None
-    """Why the message is refused (e.g. ``off_topic``); None when it is not."""
+    """The rail that refused the message (``off_topic``, ``injection_pattern``,
+    ``conversation_injection_classifier``...); None when it is not refused."""
+    detail: str | None = None
     rails: list[str] = field(default_factory=list)
 
 
@@ -78,30 +85,56 @@ class InputVerdict:
 class OutputVerdict:
     text: str
     blocked: bool
+    reason: str | None = None
+    """Which check failed: ``markup``, ``canary``, ``prompt_leak``, ``secret``, ``pii``,
+    ``ungrounded`` or ``self_check``."""
+    unsupported: list[str] = field(default_factory=list)
     rails: list[str] = field(default_factory=list)
 
 
 class Guardrails:
     """One ``LLMRails`` per process, created in the app lifespan."""
 
-    def __init__(self, config_path: Path, embedder: Embedder) -> None:
+    def __init__(
+        self,
+        config_path: Path,
+        embedder: Embedder,
+        policy: Policy,
+        main_model: dict[str, Any] | None = None,
+    ) -> None:
+        """``main_model``: parameters (url, dialect, tokenizer) for a profile's main model
+        when it is the chatbot's Triton provider (the production self-checks)."""
         if not (config_path / "config.yml").is_file():
             raise ConfigurationError(f"{config_path} is not a NeMo Guardrails config folder")
         _EMBEDDERS["shared"] = embedder
         if not _registered:
             register_embedding_provider(SharedEmbeddings, "chatbot")
+            provider.register()
             _registered.append(True)
         logging.getLogger("nemoguardrails.rails.llm.llmrails").addFilter(_NoMainLLMFilter())
         self.config_path = config_path
-        self._rails = LLMRails(RailsConfig.from_path(str(config_path)))
+        config = load_config(config_path)
+        for model in config.models:
+            if model.type == "main" and model.engine == provider.PROVIDER:
+                model.parameters = {**(model.parameters or {}), **(main_model or {})}
+        self._rails = LLMRails(config)
+        for name, fn in ACTIONS.items():
+            self._rails.register_action(fn, name)
+        context = RailsContext(InjectionDetector(embedder), embedder, policy)
+        self._rails.register_action_param("rails_context", context)
 
     async def warm_up(self) -> None:
         """The first call builds the intent index (seconds); do it before serving."""
         await self.check_input("hello")
 
-    async def check_input(self, message: str) -> InputVerdict:
+    async def check_input(self, message: str, earlier: list[str] | None = None) -> InputVerdict:
+        """``earlier``: the recent user messages of the session, read together with this one
+        by the conversation-level injection check."""
         result: Any = await self._rails.generate_async(
-            messages=[{"role": "user", "content": message}],
+            messages=[
+                {"role": "context", "content": {"earlier_user_messages": earlier or []}},
+                {"role": "user", "content": message},
+            ],
             options={
                 "rails": _INPUT_ONLY,
                 "output_vars": _INPUT_VARS,
@@ -112,28 +145,40 @@ class Guardrails:
         reply = _content(result.response)
         answer = data.get("route") == "answer"
         return InputVerdict(
-            text=str(data.get("user_message") or message),
             reply=None if answer else reply,
-            pii=list(data.get("pii_masked") or []),
             handoff=bool(data.get("handoff")),
             blocked=data.get("blocked") or None,
+            detail=data.get("blocked_detail") or None,
             rails=_activated(result),
         )
 
-    async def check_output(self, user: str, answer: str) -> OutputVerdict:
+    async def check_output(self, user: str, answer: str, chunks: list[str]) -> OutputVerdict:
+        """``chunks``: the retrieved text the answer must be grounded in."""
         result: Any = await self._rails.generate_async(
-            messages=[{"role": "user", "content": user}, {"role": "assistant", "content": answer}],
+            messages=[
+                {"role": "context", "content": {"chunks": chunks}},
+                {"role": "user", "content": user},
+                {"role": "assistant", "content": answer},
+            ],
             options={
                 "rails": _OUTPUT_ONLY,
-                "output_vars": ["output_blocked"],
+                "output_vars": _OUTPUT_VARS,
                 "log": {"activated_rails": True},
             },
         )
-        blocked = bool((result.output_data or {}).get("output_blocked"))
+        data = result.output_data or {}
+        rails = _activated(result)
+        blocked = bool(data.get("output_blocked"))
+        reason = data.get("output_reason") or None
+        if not blocked and _content(result.response) != answer:
+            # A NeMo library rail (the production self-check) replaced the answer.
+            blocked, reason = True, "self_check"
         return OutputVerdict(
             text=_content(result.response) if blocked else answer,
             blocked=blocked,
-            rails=_activated(result),
+            reason=reason,
+            unsupported=list(data.get("unsupported") or []),
+            rails=rails,
         )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from chatbot.settings import Settings
 from ingest.embeddings import Embedder
 from ingest.pipeline import IngestSummary, run_ingest
+from rails import retrieval as retrieval_rail
 
 
 def ingest_paths(
@@ -32,4 +33,5 @@ def ingest_paths(
         dry_run=dry_run,
         on_embed_start=on_embed_start,
         on_embedded=on_embedded,
+        screen=retrieval_rail.screen,
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,16 +24,61 @@ from typing import Any, Protocol
 from chatbot import metrics, prompt
 from chatbot.errors import InvalidRequestError
 from chatbot.followup import standalone_query
-from chatbot.guard import Guardrails, InputVerdict
+from chatbot.guard import Guardrails
 from chatbot.sessions import SessionStore, Turn, check_session_id, new_session_id
 from chatbot.settings import Settings
 from engines.lm import GenerationParams, Step
+from ingest.models import Chunk
 from ingest.search import Hit, Retriever
+from rails import retrieval as retrieval_rail
+from rails.pii import mask
 
 ABSTAIN = (
     "I'm sorry, I couldn't find that in our FAQ, so I'd rather not guess. Would you like me to "
     "connect you with a member of our support team?"
 )
+_PII_WORDS = {
+    "card": "card number",
+    "iban": "IBAN",
+    "email": "e-mail address",
+    "national_id": "national ID number",
+    "phone": "phone number",
+    "account": "account number",
+}
+
+
+def pii_notice(kinds: Sequence[str]) -> str:
+    """Tells the customer what was masked, so they know it was not kept."""
+    names = [_PII_WORDS.get(k, k) for k in kinds]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return (
+        f"(For your security I removed the {listed} from your message; please don't share "
+        "personal details in this chat.)\n\n"
+    )
+
+
+def fallback(citations: Sequence[dict[str, Any]]) -> str:
+    """What replaces an answer that failed the output rails: the closest FAQ entries and a
+    human."""
+    links = [
+        f"- [{c['title']}]({c['url']})" if c.get("url") else f"- {c['title']}" for c in citations
+    ]
+    pages = "\n\nThese FAQ entries may help:\n" + "\n".join(links) if links else ""
+    return (
+        "Sorry, I can't give you a reliable answer to that here."
+        + pages
+        + "\n\nWould you like me to connect you with a member of our support team?"
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _screen(text: str) -> str | None:
+    return retrieval_rail.screen(text)
+
+
+def _screened(chunk: Chunk) -> str | None:
+    """The ingest's flag, or the rail's verdict for chunks of an index made before it."""
+    return chunk.flagged or _screen(chunk.text)
 
 
 class TextGenerator(Protocol):
@@ -162,53 +208,77 @@ class ChatPipeline:
     async def stream(
         self, message: str, session_id: str | None = None, *, max_tokens: int | None = None
     ) -> AsyncGenerator[Event, None]:
-        text = self.check_message(message)
+        # PII is masked before anything else sees the message: rails, logs, retrieval, the
+        # model and the session store only ever get the masked text.
+        masked = mask(self.check_message(message))
+        text = masked.text
         session_id = check_session_id(session_id) if session_id else new_session_id()
         timer = _Timer()
         with timer.stage("history"):
             history = await self.sessions.history(session_id, self.settings.history_turns)
+        # Refused turns never count as context: not for prompts, not for the conversation check.
+        earlier = [t.user for t in history if not t.guardrails.get("blocked")]
         with timer.stage("input_rails"):
-            verdict = await self.guard.check_input(text)
+            verdict = await self.guard.check_input(
+                text, earlier[-self.settings.conversation_turns :]
+            )
         guardrails: dict[str, Any] = {
             "blocked": verdict.blocked is not None,
             "reason": verdict.blocked,
+            "detail": verdict.detail,
             "handoff": verdict.handoff,
-            "pii_masked": verdict.pii,
+            "pii_masked": list(masked.kinds),
             "input_rails": verdict.rails,
+            "retrieval_dropped": [],
             "output_rails": [],
             "retracted": False,
         }
         citations: list[dict[str, Any]] = []
+        notice = pii_notice(masked.kinds) if masked.kinds else ""
+        if notice:
+            yield TokenEvent(notice)
         if verdict.reply is not None:
-            answer, answered_by = verdict.reply, "rails"
-            yield TokenEvent(answer)
+            answer, answered_by = notice + verdict.reply, "rails"
+            yield TokenEvent(verdict.reply)
         else:
-            hits, curated = await self._retrieve(verdict, history, timer)
+            hits, curated = await self._retrieve(text, history, timer)
+            guardrails["retrieval_dropped"] = [h.chunk.id for h in hits if _screened(h.chunk)]
+            hits = [h for h in hits if not _screened(h.chunk)]
             if not hits:
-                answer, answered_by = ABSTAIN, "abstain"
+                answer, answered_by = notice + ABSTAIN, "abstain"
                 guardrails["handoff_offered"] = True
-                yield TokenEvent(answer)
-            elif curated is not None:
-                answer, answered_by = curated.chunk.answer or curated.chunk.text, "curated"
+                yield TokenEvent(ABSTAIN)
+            elif curated is not None and not _screened(curated.chunk):
+                reply = curated.chunk.answer or curated.chunk.text
+                answer, answered_by = notice + reply, "curated"
                 citations = [citation(curated)]
-                yield TokenEvent(answer)
+                yield TokenEvent(reply)
             else:
                 answered_by = "model"
                 citations = [citation(h) for h in hits]
                 parts: list[str] = []
-                async for delta in self._generate(verdict.text, hits, history, max_tokens, timer):
+                async for delta in self._generate(text, hits, history, max_tokens, timer):
                     parts.append(delta)
                     yield TokenEvent(delta)
                 answer = "".join(parts).strip()
                 with timer.stage("output_rails"):
-                    checked = await self.guard.check_output(verdict.text, answer)
+                    checked = await self.guard.check_output(
+                        text, answer, [h.chunk.text for h in hits]
+                    )
                 guardrails["output_rails"] = checked.rails
                 if checked.blocked:
-                    answer = checked.text
-                    guardrails.update(retracted=True, blocked=True, reason="output_check")
-                    yield RetractEvent(answer, "output_check")
+                    answer = fallback(citations)
+                    guardrails.update(
+                        retracted=True,
+                        blocked=True,
+                        reason=f"output_{checked.reason}",
+                        unsupported=checked.unsupported,
+                        handoff_offered=True,
+                    )
+                    yield RetractEvent(notice + answer, f"output_{checked.reason}")
+                answer = notice + answer
         turn = Turn(
-            user=verdict.text,
+            user=text,
             assistant=answer,
             citations=citations,
             guardrails=guardrails,
@@ -231,16 +301,16 @@ class ChatPipeline:
         )
 
     async def _retrieve(
-        self, verdict: InputVerdict, history: list[Turn], timer: _Timer
+        self, text: str, history: list[Turn], timer: _Timer
     ) -> tuple[list[Hit], Hit | None]:
         with timer.stage("rewrite"):
             earlier = [t.user for t in history if t.answered_by in {"model", "curated"}]
-            query = standalone_query(verdict.text, earlier)
+            query = standalone_query(text, earlier)
         with timer.stage("retrieval"):
             result = await asyncio.to_thread(self.retriever.search, query)
         hits = result.hits[: self.settings.context_chunks]
         with timer.stage("curated"):
-            curated = await asyncio.to_thread(self._curated, verdict.text, hits)
+            curated = await asyncio.to_thread(self._curated, text, hits)
         return hits, curated
 
     def _curated(self, question: str, hits: list[Hit]) -> Hit | None:

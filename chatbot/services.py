@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from chatbot import prompt
 from chatbot.generation.client import TritonGenerator
 from chatbot.guard import Guardrails
 from chatbot.pipeline import ChatPipeline
@@ -17,6 +18,7 @@ from chatbot.settings import Settings
 from ingest.embeddings import Embedder
 from ingest.errors import IngestError
 from ingest.search import Retriever
+from rails.output import Policy
 
 log = logging.getLogger("chatbot")
 # NeMo Guardrails logs every Colang event at INFO; warnings are what an operator needs.
@@ -58,7 +60,19 @@ class Services:
             )
         )
         try:
-            guard = await asyncio.to_thread(Guardrails, settings.rails_path(), embedder)
+            policy = Policy(
+                system_prompt=prompt.SYSTEM,
+                canary=prompt.CANARY,
+                secrets=(*settings.api_keys, *settings.admin_keys),
+            )
+            main_model = {
+                "url": settings.triton_url,
+                "dialect": settings.triton_dialect,
+                "tokenizer": str(settings.tokenizer) if settings.tokenizer else None,
+            }
+            guard = await asyncio.to_thread(
+                Guardrails, settings.rails_path(), embedder, policy, main_model
+            )
             await guard.warm_up()
             # Load the tokenizer (chat template) now rather than in the first turn.
             await asyncio.to_thread(lambda: generator.tokenizer)

@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     history_turns: int = Field(default=6, ge=0, le=50)
     """Turns of history given to the prompt and to follow-up rewriting."""
     context_chunks: int = Field(default=3, ge=1, le=20)
+    conversation_turns: int = Field(default=3, ge=0, le=20)
+    """Earlier user messages the conversation-level injection check reads with a new one."""
     prompt_history_turns: int = Field(default=2, ge=0, le=20)
     """Earlier turns given to the model (a small model loses the question in long prompts)."""
     curated_threshold: float = Field(default=0.88, ge=0.0, le=1.0)

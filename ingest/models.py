@@ -51,6 +51,9 @@ class Chunk:
     url: str | None = None
     category: str | None = None
     location: str | None = None
+    flagged: str | None = None
+    """Why the ingest's screen refused this chunk (text aimed at the assistant); a flagged
+    chunk is indexed, so admins can see it, but never put in a prompt."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

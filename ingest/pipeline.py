@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +42,8 @@ class DocumentReport:
     chunks: int = 0
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    flagged: dict[str, str] = field(default_factory=dict)
+    """Chunk id -> why the screen kept it out of prompts."""
 
 
 @dataclass
@@ -75,6 +77,7 @@ class IngestSummary:
             "unchanged": self.count("unchanged"),
             "removed": self.count("removed"),
             "failed": self.count("failed"),
+            "flagged": sum(len(d.flagged) for d in self.documents),
             "chunks": {
                 "total": self.chunks_total,
                 "embedded": self.chunks_embedded,
@@ -89,6 +92,7 @@ class IngestSummary:
                     "chunks": d.chunks,
                     "error": d.error,
                     "warnings": d.warnings,
+                    "flagged": d.flagged,
                 }
                 for d in self.documents
             ],
@@ -135,9 +139,12 @@ def run_ingest(
     dry_run: bool = False,
     on_embed_start: Callable[[int], None] | None = None,
     on_embedded: Callable[[int], None] | None = None,
+    screen: Callable[[str], str | None] | None = None,
 ) -> IngestSummary:
     """Ingest ``paths`` into ``index_dir``. ``embedder`` is a factory, so a dry run or a run
-    with nothing changed never loads the model."""
+    with nothing changed never loads the model. ``screen`` (the chatbot passes its retrieval
+    rail) names why a chunk's text must not reach a prompt; such chunks are flagged and
+    reported as warnings of their document."""
     started = time.perf_counter()
     files, reports = discover(paths)
     with ingest_lock(index_dir):
@@ -156,6 +163,8 @@ def run_ingest(
             try:
                 doc = load_document(path, source, chunking)
                 doc_chunks = chunk_document(doc, chunking)
+                if screen is not None:
+                    doc_chunks = [replace(c, flagged=screen(c.text)) for c in doc_chunks]
             except IngestError as exc:
                 kept = previous_chunks.get(source, [])
                 note = f"; kept the {len(kept)} chunks of the previous version" if kept else ""
@@ -171,7 +180,10 @@ def run_ingest(
             status: Status = (
                 "added" if old is None else "unchanged" if old.hash == doc.hash else "updated"
             )
-            reports.append(DocumentReport(source, status, len(doc_chunks), None, doc.warnings))
+            flagged = {c.id: c.flagged for c in doc_chunks if c.flagged}
+            reports.append(
+                DocumentReport(source, status, len(doc_chunks), None, doc.warnings, flagged)
+            )
             chunks.extend(doc_chunks)
             doc_hashes[source] = doc.hash
         reports.extend(

@@ -1,5 +1,6 @@
-"""PII masking: card numbers (Luhn-checked), IBANs (mod-97-checked), e-mail addresses, phone
-numbers and other long digit runs (account numbers) are replaced by ``[CARD]``-style
+"""PII masking: card numbers (Luhn-checked), IBANs (mod-97-checked), e-mail addresses, national
+ids (UK National Insurance and US Social Security numbers), phone numbers and other long digit
+runs (account numbers) are replaced by ``[CARD]``-style
 placeholders before text is logged, stored or sent to the model.
 
 Written by hand because the libraries made for this (Presidio, scrubadub) need spaCy models
@@ -9,11 +10,18 @@ that cannot be downloaded here; the patterns are few and each is tested.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+# UK National Insurance number and US Social Security number (dashed form).
+_NATIONAL_ID = re.compile(
+    r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b|\b\d{3}-\d{2}-\d{4}\b",
+    re.IGNORECASE,
+)
 _PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}|0)[\d ().-]{8,14}\d(?!\w)")
 _ACCOUNT = re.compile(r"(?<![\w-])\d(?:[ -]?\d){7,}(?![\w-])")
 
@@ -43,23 +51,38 @@ class Masked:
     """What was masked, e.g. ("card", "email"), in order of first appearance."""
 
 
-def mask(text: str) -> Masked:
-    kinds: list[str] = []
+# Applied in this order, each to the text the earlier ones left: a card number is not also
+# an account number.
+_RULES: list[tuple[str, re.Pattern[str], Callable[[str], bool]]] = [
+    ("card", _CARD, lambda s: luhn_ok(re.sub(r"\D", "", s))),
+    ("iban", _IBAN, _iban_ok),
+    ("email", _EMAIL, lambda s: True),
+    ("national_id", _NATIONAL_ID, lambda s: True),
+    ("phone", _PHONE, lambda s: 10 <= len(re.sub(r"\D", "", s)) <= 13),
+    ("account", _ACCOUNT, lambda s: True),
+]
 
-    def sub(pattern: re.Pattern[str], kind: str, value: str, check: object = None) -> str:
-        def replace(match: re.Match[str]) -> str:
-            found = match.group(0)
-            if callable(check) and not check(found):
-                return found
-            if kind not in kinds:
-                kinds.append(kind)
+
+def _scan(text: str) -> tuple[str, list[tuple[str, str]]]:
+    found: list[tuple[str, str]] = []
+    for kind, pattern, check in _RULES:
+
+        def replace(match: re.Match[str], kind: str = kind, check: Any = check) -> str:
+            value = match.group(0)
+            if not check(value):
+                return value
+            found.append((kind, value))
             return f"[{kind.upper()}]"
 
-        return pattern.sub(replace, value)
+        text = pattern.sub(replace, text)
+    return text, found
 
-    text = sub(_CARD, "card", text, lambda s: luhn_ok(re.sub(r"\D", "", s)))
-    text = sub(_IBAN, "iban", text, _iban_ok)
-    text = sub(_EMAIL, "email", text)
-    text = sub(_PHONE, "phone", text, lambda s: 10 <= len(re.sub(r"\D", "", s)) <= 13)
-    text = sub(_ACCOUNT, "account", text)
-    return Masked(text, tuple(kinds))
+
+def find(text: str) -> list[tuple[str, str]]:
+    """The (kind, value) pairs of PII in ``text``."""
+    return _scan(text)[1]
+
+
+def mask(text: str) -> Masked:
+    masked, found = _scan(text)
+    return Masked(masked, tuple(dict.fromkeys(kind for kind, _ in found)))

@@ -17,6 +17,8 @@ from rails.pii import luhn_ok, mask
         ("call 0800 000 0000 now", "call [PHONE] now", ("phone",)),
         ("write to jo.bloggs+bank@example.co.uk", "write to [EMAIL]", ("email",)),
         ("call me on +44 7700 900123", "call me on [PHONE]", ("phone",)),
+        ("my NI number is QQ 12 34 56 C", "my NI number is [NATIONAL_ID]", ("national_id",)),
+        ("SSN 123-45-6789.", "SSN [NATIONAL_ID].", ("national_id",)),
         ("sort code 12-34-56 is fine", "sort code 12-34-56 is fine", ()),
         ("a £2,500 loan over 36 months", "a £2,500 loan over 36 months", ()),
     ],

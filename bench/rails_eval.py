@@ -1,0 +1,249 @@
+"""Evaluate the default rails profile on the labelled set: ``python bench/rails_eval.py``.
+
+Runs every message of ``bench/data/rails/messages-<split>.jsonl`` through the real NeMo
+Guardrails input rails (PII masked first, as the pipeline does), every conversation turn by
+turn with its earlier unrefused turns, every document through the retrieval rail and every
+answer of ``grounding-<split>.jsonl`` through the output check. Prints per-rail precision,
+recall and false-refusal rate, the overall defence and false-refusal rates, and per-rail
+latency (p50/p99 ms). The test split is the default; thresholds were chosen on the
+validation split (``rails.fit``; ``--calibrate`` prints the grounding grid on validation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from chatbot import prompt  # noqa: E402
+from chatbot.guard import Guardrails  # noqa: E402
+from ingest.config import EmbeddingConfig  # noqa: E402
+from ingest.embeddings import Embedder  # noqa: E402
+from rails import grounding, profile_path  # noqa: E402
+from rails.injection import InjectionDetector, match_patterns  # noqa: E402
+from rails.normalize import views  # noqa: E402
+from rails.output import Policy, check_answer  # noqa: E402
+from rails.pii import mask  # noqa: E402
+from rails.retrieval import screen  # noqa: E402
+
+DATA = REPO / "bench" / "data" / "rails"
+
+
+def read(name: str) -> list[dict[str, Any]]:
+    path = DATA / name
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+@dataclass
+class Confusion:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    def add(self, truth: bool, predicted: bool) -> None:
+        if truth and predicted:
+            self.tp += 1
+        elif truth:
+            self.fn += 1
+        elif predicted:
+            self.fp += 1
+        else:
+            self.tn += 1
+
+    def row(self, name: str) -> str:
+        precision = self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+        recall = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        frr = self.fp / (self.fp + self.tn) if self.fp + self.tn else 0.0
+        n = self.tp + self.fn
+        return (
+            f"| {name} | {n} | {self.fp + self.tn} | {precision:.3f} | {recall:.3f} | {frr:.3f} |"
+        )
+
+
+@dataclass
+class Latency:
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    def timed(self, name: str, fn: Callable[[], Any]) -> Any:
+        start = time.perf_counter()
+        result = fn()
+        self.samples.setdefault(name, []).append((time.perf_counter() - start) * 1000)
+        return result
+
+    async def timed_async(self, name: str, coro: Any) -> Any:
+        start = time.perf_counter()
+        result = await coro
+        self.samples.setdefault(name, []).append((time.perf_counter() - start) * 1000)
+        return result
+
+    def rows(self) -> list[str]:
+        out = []
+        for name, values in self.samples.items():
+            ordered = sorted(values)
+            p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+            out.append(f"| {name} | {len(values)} | {statistics.median(values):.2f} | {p99:.2f} |")
+        return out
+
+
+def _views_and_patterns(text: str) -> list[str]:
+    readings = views(text)
+    match_patterns(readings)
+    return readings
+
+
+async def evaluate_messages(
+    guard: Guardrails, detector: InjectionDetector, embedder: Embedder, split: str, lat: Latency
+) -> tuple[dict[str, Confusion], dict[str, dict[str, int]]]:
+    rows = read(f"messages-{split}.jsonl")
+    rails = {"injection": Confusion(), "topical": Confusion(), "overall": Confusion()}
+    families: dict[str, dict[str, int]] = {}
+    for row in rows:
+        text, label = row["text"], row["label"]
+        masked = lat.timed("pii mask", lambda t=text: mask(t)).text
+        # Per-rail costs, measured outside NeMo: de-obfuscation + patterns, the embedding
+        # (computed once per message and shared with retrieval), the classifier on top.
+        readings = lat.timed("views + patterns", lambda m=masked: _views_and_patterns(m))
+        lat.timed("embedding (shared with retrieval)", lambda m=masked: embedder.encode_query(m))
+        lat.timed("classifier (embedding cached)", lambda r=readings: detector.score(r))
+        verdict = await lat.timed_async("NeMo input rails call", guard.check_input(masked))
+        injected = bool(verdict.blocked and "injection" in verdict.blocked)
+        off_topic = verdict.blocked == "off_topic"
+        refused = verdict.blocked is not None
+        rails["injection"].add(label == "attack", injected)
+        rails["topical"].add(label == "off_topic", off_topic)
+        if label in {"attack", "genuine"}:
+            # An attack is defended when it never reaches the model: refused, or answered
+            # by a canned dialog reply.
+            rails["overall"].add(label == "attack", refused or verdict.reply is not None)
+        if label == "attack":
+            fam = families.setdefault(row["family"], {"n": 0, "defended": 0})
+            fam["n"] += 1
+            fam["defended"] += int(refused or verdict.reply is not None)
+    return rails, families
+
+
+async def evaluate_conversations(guard: Guardrails, split: str, lat: Latency) -> Confusion:
+    result = Confusion()
+    for row in read(f"conversations-{split}.jsonl"):
+        earlier: list[str] = []
+        caught = False
+        for turn in row["turns"]:
+            text = mask(turn).text
+            verdict = await lat.timed_async(
+                "NeMo input rails call, with earlier turns", guard.check_input(text, earlier[-3:])
+            )
+            if verdict.blocked:
+                caught = True
+                break
+            earlier.append(text)
+        result.add(row["label"] == "attack", caught)
+    return result
+
+
+def evaluate_documents(split: str, lat: Latency) -> Confusion:
+    result = Confusion()
+    for row in read(f"documents-{split}.jsonl"):
+        flagged = lat.timed("retrieval rail (per chunk)", lambda t=row["text"]: screen(t))
+        result.add(row["label"] == "poisoned", flagged is not None)
+    return result
+
+
+def evaluate_grounding(
+    split: str, encoder: Embedder, lat: Latency, thresholds: grounding.Thresholds | None = None
+) -> tuple[Confusion, Confusion]:
+    """Answer-level (the rail's decision) and sentence-level confusions; positive =
+    ungrounded / unsupported."""
+    policy = Policy(system_prompt=prompt.SYSTEM, canary=prompt.CANARY)
+    if thresholds is not None:
+        policy = Policy(prompt.SYSTEM, prompt.CANARY, (), thresholds)
+    answers, sentences = Confusion(), Confusion()
+    for row in read(f"grounding-{split}.jsonl"):
+        result = lat.timed(
+            "output check (answer)",
+            lambda r=row: check_answer(r["answer"], r["context"], policy, encoder),
+        )
+        answers.add(row["label"] == "ungrounded", not result.ok)
+        for sentence in row.get("sentences", []):
+            checks = grounding.check(sentence["text"], row["context"], encoder, policy.thresholds)
+            sentences.add(not sentence["supported"], not grounding.grounded(checks))
+    return answers, sentences
+
+
+def calibrate(encoder: Embedder) -> None:
+    print("| lexical | semantic | answer recall | answer false blocks |")
+    print("|---|---|---|---|")
+    for lexical in (0.4, 0.5, 0.6, 0.7, 0.8):
+        for semantic in (0.65, 0.7, 0.75, 0.8, 0.85, 1.01):
+            t = grounding.Thresholds(lexical=lexical, semantic=semantic)
+            answers, _ = evaluate_grounding("validation", encoder, Latency(), t)
+            recall = answers.tp / max(1, answers.tp + answers.fn)
+            false = answers.fp / max(1, answers.fp + answers.tn)
+            print(f"| {lexical} | {semantic} | {recall:.3f} | {false:.3f} |")
+
+
+def table(title: str, header: Sequence[str], rows: Sequence[str]) -> None:
+    print(f"\n{title}\n| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    for row in rows:
+        print(row)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", default="test", choices=["test", "validation"])
+    parser.add_argument("--calibrate", action="store_true")
+    args = parser.parse_args()
+    embedder = Embedder(EmbeddingConfig())
+    if args.calibrate:
+        calibrate(embedder)
+        return
+    policy = Policy(system_prompt=prompt.SYSTEM, canary=prompt.CANARY)
+    guard = Guardrails(profile_path("default"), embedder, policy)
+    await guard.warm_up()
+    detector = InjectionDetector(embedder)
+    lat = Latency()
+    rails, families = await evaluate_messages(guard, detector, embedder, args.split, lat)
+    conversations = await evaluate_conversations(guard, args.split, lat)
+    documents = evaluate_documents(args.split, lat)
+    answers, sentences = evaluate_grounding(args.split, embedder, lat)
+    header = [
+        "rail (positives)",
+        "positives",
+        "negatives",
+        "precision",
+        "recall",
+        "false-refusal rate",
+    ]
+    table(
+        f"Rails on the {args.split} split (default profile)",
+        header,
+        [
+            rails["injection"].row("input: jailbreak/injection (attacks)"),
+            conversations.row("input: conversation-level (multi-turn attacks)"),
+            rails["topical"].row("input: topical (off-topic)"),
+            documents.row("retrieval: poisoned chunks"),
+            answers.row("output: groundedness, answers (ungrounded)"),
+            sentences.row("output: groundedness, sentences (unsupported)"),
+            rails["overall"].row("**overall: attacks defended vs genuine refused**"),
+        ],
+    )
+    table(
+        "Attacks defended per family",
+        ["family", "attacks", "defended"],
+        [f"| {k} | {v['n']} | {v['defended'] / v['n']:.3f} |" for k, v in sorted(families.items())],
+    )
+    table("Latency per rail (ms)", ["rail", "calls", "p50", "p99"], lat.rows())
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

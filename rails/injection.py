@@ -1,0 +1,180 @@
+"""Jailbreak and prompt-injection detection on user messages (the input rail) and on the
+recent user turns read together (the conversation-level rail).
+
+Two detectors look at every de-obfuscated view of the text (:mod:`rails.normalize`):
+
+- **patterns**: instruction overrides, system-prompt extraction, role-play jailbreaks, fake
+  chat-template markup and exfiltration markup, in English and the languages attackers use
+  most. They are precise and cost microseconds.
+- **classifier**: a logistic regression over the MiniLM sentence embedding (the one retrieval
+  computes anyway, so the common case costs a cache hit), fitted by ``python -m rails.fit`` on
+  ``rails/exemplars/messages.jsonl``; its threshold is chosen on the validation split.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from rails.normalize import views
+
+CLASSIFIER_PATH = Path(__file__).resolve().parent / "exemplars" / "classifier.json"
+
+_W = r"[^.?!\n]{0,40}?"  # a short stretch of words within one sentence
+_PATTERNS: dict[str, str] = {
+    "override": (
+        r"\b(ignore|disregard|forget|override|bypass|overrule|abandon|drop|skip)\b"
+        + _W
+        + r"\b(previous|prior|above|earlier|preceding|all|any|your|these|those|system|initial|"
+        r"original|safety|existing|current)\b"
+        + _W
+        + r"\b(instructions?|rules|prompts?|guidelines|directives?|restrictions|programming|"
+        r"guardrails?|policies|constraints|filters|training|commands)\b"
+    ),
+    "new_instructions": (
+        r"\b(new|updated|revised|real|true|actual)\s+(system\s+)?(instructions|rules|directives|"
+        r"prompt|orders)\s*(:|are\b|follow)"
+    ),
+    "role_switch": (
+        r"\byou are (now|no longer|free|not bound|released)\b|\bfrom now on,? you\b|"
+        r"\b(stay|remain|break) (in|out of) character\b|\bdo anything now\b|\bdeveloper mode\b|"
+        r"\bjail ?br(eak|oken)\b|\b(unfiltered|uncensored|unrestricted|unaligned) (ai|mode|model|"
+        r"assistant|version|bot)\b|\b(without|no) (any )?(restrictions|filters|censorship|"
+        r"guardrails|limitations|ethical guidelines)\b|\bDAN\b(?=.{0,80}\b(mode|prompt|act|"
+        r"answer|respond|persona|character)\b)"
+    ),
+    "prompt_extraction": (
+        r"\b(reveal|print|show|display|repeat|output|leak|dump|recite|spell out|write out|"
+        r"tell me|give me|share|what (is|are|were))\b"
+        + _W
+        + r"\b(system|initial|hidden|original|secret|internal|developer|pre-?|meta ?)[ -]?"
+        r"(prompt|instructions|message|rules|directives|configuration)\b|"
+        r"\b(text|words|everything|instructions) (above|before) (this|my)\b|\bcanary\b"
+    ),
+    "template_markup": (
+        r"<\|(im_start|im_end|system|endoftext|assistant)\|>|\[/?INST\]|<<\s*/?SYS\s*>>|"
+        r"</?\s*(system|instructions)\s*>|(^|\n)\s*#*\s*\[?(system|developer)\]?\s*(:|\])"
+    ),
+    "exfiltration_markup": (
+        r"!\[[^\]]*\]\(\s*https?://|<\s*(img|script|iframe|svg)\b|javascript:|\bon(error|load)\s*="
+    ),
+    "multilingual_override": (
+        r"\bignore[rz]?\b.{0,30}\b(instructions|consignes|règles)\b|"
+        r"\bignorier\w*\b.{0,30}\b(anweisungen|regeln|instruktionen|vorgaben)\b|"
+        r"\bvergiss\b.{0,30}\b(anweisungen|regeln|vorgaben)\b|"
+        r"\bignor[ae]\b.{0,30}\b(instrucciones|reglas|istruzioni|regole|instruções|regras)\b|"
+        r"\bolvida\b.{0,30}\b(instrucciones|reglas)\b|\bdimentica\b.{0,30}\b(istruzioni|regole)\b|"
+        r"\besqueça\b.{0,30}\b(instruções|regras)\b|"
+        r"\bnegeer\b.{0,30}\b(instructies|regels)\b|\bvergeet\b.{0,30}\b(instructies|regels)\b|"
+        r"\bzignoruj\b.{0,20}\b(wszystkie|poprzednie|instrukcje|polecenia|zasady)\b|\bzapomnij\b.{0,30}\b(instrukcje|zasady|polecenia)\b|"
+        r"\b(talimat\w*|kural\w*)\b.{0,30}\b(yok say|görmezden gel|unut)|"
+        r"игнорир\w*|забудь\w*.{0,30}(инструкц|правил)|(системн\w+ (промпт|инструкц))|"
+        r"忽略|无视|系统提示|系統提示|指示を無視|無視して|システムプロンプト|"
+        r"تجاهل|تعليماتك|موجه النظام|시스템 프롬프트|무시"
+    ),
+}
+PATTERNS = {name: re.compile(p, re.IGNORECASE | re.DOTALL) for name, p in _PATTERNS.items()}
+# A name like "Dan" must not count: the DAN alternative is meant in capitals only.
+PATTERNS["role_switch"] = re.compile(
+    _PATTERNS["role_switch"].replace(r"\bDAN\b", r"\b(?-i:DAN)\b"), re.IGNORECASE | re.DOTALL
+)
+
+
+class TextEncoder(Protocol):
+    """What the classifier needs from :class:`ingest.embeddings.Embedder`."""
+
+    def encode_query(self, text: str) -> npt.NDArray[np.float32]: ...
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]: ...
+
+
+@dataclass(frozen=True)
+class LinearClassifier:
+    """Logistic regression weights over a normalised sentence embedding."""
+
+    coef: npt.NDArray[np.float32]
+    intercept: float
+    threshold: float
+    meta: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: Path = CLASSIFIER_PATH) -> LinearClassifier:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(
+            coef=np.asarray(data["coef"], dtype=np.float32),
+            intercept=float(data["intercept"]),
+            threshold=float(data["threshold"]),
+            meta=dict(data.get("meta", {})),
+        )
+
+    def save(self, path: Path = CLASSIFIER_PATH) -> None:
+        data = {
+            "threshold": self.threshold,
+            "intercept": self.intercept,
+            "meta": self.meta,
+            "coef": [round(float(x), 6) for x in self.coef],
+        }
+        path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+    def probability(self, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        logits = vectors.astype(np.float64) @ self.coef.astype(np.float64) + self.intercept
+        probs: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-logits))
+        return probs
+
+
+@dataclass(frozen=True)
+class Finding:
+    rail: str
+    """``injection_pattern`` or ``injection_classifier``."""
+    reason: str
+    """The pattern's name, or the classifier's probability."""
+    score: float
+
+
+def match_patterns(texts: Sequence[str]) -> Finding | None:
+    for text in texts:
+        for name, pattern in PATTERNS.items():
+            if pattern.search(text):
+                return Finding("injection_pattern", name, 1.0)
+    return None
+
+
+class InjectionDetector:
+    def __init__(self, encoder: TextEncoder, classifier: LinearClassifier | None = None) -> None:
+        self.encoder = encoder
+        self.classifier = classifier or LinearClassifier.load()
+
+    def score(self, texts: Sequence[str]) -> float:
+        """The classifier's highest attack probability over ``texts``; the first is encoded as
+        a query (cached: retrieval encodes the same message)."""
+        vectors = [self.encoder.encode_query(texts[0])[None, :]]
+        if len(texts) > 1:
+            vectors.append(self.encoder.encode(list(texts[1:])))
+        return float(self.classifier.probability(np.vstack(vectors)).max())
+
+    def check(self, text: str) -> Finding | None:
+        readings = views(text)
+        found = match_patterns(readings)
+        if found:
+            return found
+        score = self.score(readings)
+        if score >= self.classifier.threshold:
+            return Finding("injection_classifier", f"p={score:.2f}", score)
+        return None
+
+    def check_conversation(self, earlier: Sequence[str], message: str) -> Finding | None:
+        """The recent user turns read as one text, so an attack split across messages is seen
+        whole; None when there is no earlier turn to read with."""
+        if not earlier:
+            return None
+        found = self.check("\n".join([*earlier, message]))
+        if found is None:
+            return None
+        return Finding(f"conversation_{found.rail}", found.reason, found.score)

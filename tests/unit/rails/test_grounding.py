@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from rails.grounding import check, grounded, numbers, sentences
+
+CONTEXT = [
+    "How do I report a stolen card?\nCall our 24/7 fraud team on 0800 000 0199 and freeze "
+    "the card in the app. We send a replacement within five working days."
+]
+
+
+def test_supported_answer_passes() -> None:
+    answer = (
+        "Freeze the card in the app and call the fraud team on 0800 000 0199, any time. "
+        "A replacement arrives within 5 working days. Let me know if you need anything else!"
+    )
+    assert grounded(check(answer, CONTEXT))
+
+
+def test_wrong_number_fails() -> None:
+    result = check("Call our fraud team on 0800 123 4567.", CONTEXT)
+    assert not grounded(result) and result[0].missing_numbers == ("08001234567",)
+
+
+def test_invented_policy_fails() -> None:
+    result = check(
+        "Freeze the card in the app. Northwind also refunds every purchase made abroad.", CONTEXT
+    )
+    assert [c.supported for c in result] == [True, False]
+
+
+def test_helpers() -> None:
+    assert sentences("One. Two!\n- Three") == ["One.", "Two!", "Three"]
+    assert {"24", "7", "08000000199", "5"} <= numbers(CONTEXT[0])

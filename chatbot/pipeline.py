@@ -1,14 +1,14 @@
 """One chat turn, stage by stage.
 
-    history -> input rails -> (canned reply | rewrite -> retrieval -> curated answer
-            | grounded generation -> output rails) -> save
+    mask PII -> history -> input rails -> (canned reply | rewrite -> retrieval -> retrieval
+            rail -> curated answer | grounded generation -> output rails) -> save
 
 Each stage is a small method timed under its own name (``timings_ms`` of the answer and the
 ``chatbot_stage_seconds`` histogram). :meth:`ChatPipeline.stream` yields events as they happen
 (tokens, a retraction, the final result); :meth:`ChatPipeline.run` collects them. The model is
 called at most once per turn, and only when retrieval found something relevant and no FAQ
 answer fits as written. The turn is saved only once it is complete, so a failed or abandoned
-turn leaves the session as it was.
+turn leaves the session as it was; a message the input rails refuse is not saved at all.
 """
 
 from __future__ import annotations
@@ -216,8 +216,8 @@ class ChatPipeline:
         timer = _Timer()
         with timer.stage("history"):
             history = await self.sessions.history(session_id, self.settings.history_turns)
-        # Refused turns never count as context: not for prompts, not for the conversation check.
-        earlier = [t.user for t in history if not t.guardrails.get("blocked")]
+        # Only answered turns are stored; a retracted answer's question still counts.
+        earlier = [t.user for t in history]
         with timer.stage("input_rails"):
             verdict = await self.guard.check_input(
                 text, earlier[-self.settings.conversation_turns :]
@@ -284,8 +284,10 @@ class ChatPipeline:
             guardrails=guardrails,
             answered_by=answered_by,
         )
-        with timer.stage("save"):
-            await self.sessions.append(session_id, turn)
+        if verdict.blocked is None:
+            # A refused message is not kept: it must never become context for later turns.
+            with timer.stage("save"):
+                await self.sessions.append(session_id, turn)
         timings = timer.finish()
         metrics.TURNS.labels(answered_by).inc()
         yield DoneEvent(

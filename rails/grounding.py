@@ -26,7 +26,7 @@ _WORD = re.compile(r"[a-z][a-z']+")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _DIGIT_GAP = re.compile(r"(?<=\d)[ ,](?=\d{3}\b)|(?<=\d) (?=\d)")
 _NUMBER_WORDS = {
-    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
+    "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
     "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "thirty": "30",
     "fourteen": "14", "twenty": "20", "hundred": "100",
 }  # fmt: skip
@@ -70,14 +70,20 @@ _COURTESY = frozenset(
     ]
 )
 _STEMMER = Stemmer.Stemmer("english")
+_COURTESY_STEMS = frozenset(_STEMMER.stemWords(sorted(_COURTESY)))
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    lexical: float = 0.6
-    semantic: float = 0.75
+    # Chosen on the validation split (bench/rails_eval.py --calibrate): 84 % of ungrounded
+    # answers caught for 6 % of grounded ones blocked.
+    lexical: float = 0.5
+    semantic: float = 0.7
     doubt: float = 0.3
     """Below this word recall a sentence is unsupported without asking the embedding."""
+    max_missing: int = 3
+    """More content words than this that the chunks never use make a sentence unsupported,
+    whatever its recall (an invented product or place)."""
 
 
 @dataclass(frozen=True)
@@ -126,9 +132,13 @@ def check(
     for sentence in sentences(answer):
         words = _content(sentence)
         missing = tuple(sorted(numbers(sentence) - context_numbers))
-        claims = words - {_stem(w) for w in _COURTESY}
+        claims = words - _COURTESY_STEMS
         lexical = len(words & context_words) / len(words) if words else 1.0
-        supported = not missing and (not claims or lexical >= thresholds.lexical)
+        unknown = len(claims - context_words)
+        supported = not missing and (
+            len(claims) <= 1
+            or (lexical >= thresholds.lexical and unknown <= thresholds.max_missing)
+        )
         out.append(SentenceCheck(sentence, supported, round(lexical, 3), None, missing))
         if not supported and not missing and lexical >= thresholds.doubt:
             doubtful.append(len(out) - 1)

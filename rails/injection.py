@@ -43,9 +43,16 @@ _PATTERNS: dict[str, str] = {
         r"prompt|orders)\s*(:|are\b|follow)"
     ),
     "role_switch": (
-        r"\byou are (now|no longer|free|not bound|released)\b|\bfrom now on,? you\b|"
-        r"\b(stay|remain|break) (in|out of) character\b|\bdo anything now\b|\bdeveloper mode\b|"
-        r"\bjail ?br(eak|oken)\b|\b(unfiltered|uncensored|unrestricted|unaligned) (ai|mode|model|"
+        r"\byou are (now(?! (my|our|the|a|an) )|no longer|free|not bound|released)\b|"
+        r"\bfrom now on,? you\b|\b(stay|remain|break) (in|out of) character\b|\bdo anything now\b|"
+        r"\bdeveloper mode (enabled|activated|on)\b|\b(enable|enter|activate) developer mode\b|"
+        r"\bjail ?br(eak|oken)\b(?! (phone|device|iphone|android|ipad|mobile))|"
+        r"\byou are (now )?(unrestricted|unfiltered|jailbroken|free of)\b|"
+        r"\b(rules|restrictions|guidelines|policies|filters)\b[^.]{0,25}\bno longer apply\b|"
+        r"\b(turn|switch|shut) off (your|the|all) (safety|security|content)? ?(checks|filters|"
+        r"rules)\b|"
+        r"\b(safety|security) (checks|filters|rules) (are )?(now )?(off|disabled)\b|"
+        r"\b(unfiltered|uncensored|unrestricted|unaligned) (ai|mode|model|"
         r"assistant|version|bot)\b|\b(without|no) (any )?(restrictions|filters|censorship|"
         r"guardrails|limitations|ethical guidelines)\b|\bDAN\b(?=.{0,80}\b(mode|prompt|act|"
         r"answer|respond|persona|character)\b)"
@@ -63,7 +70,31 @@ _PATTERNS: dict[str, str] = {
         r"</?\s*(system|instructions)\s*>|(^|\n)\s*#*\s*\[?(system|developer)\]?\s*(:|\])"
     ),
     "exfiltration_markup": (
-        r"!\[[^\]]*\]\(\s*https?://|<\s*(img|script|iframe|svg)\b|javascript:|\bon(error|load)\s*="
+        r"!\[[^\]]*\]\(\s*https?://|<\s*(img|script|iframe|svg)\b|javascript:|\bon(error|load)\s*=|"
+        r"\b(image|img|picture|pixel)\b[^.]{0,40}\b(url|link|src)\b"
+    ),
+    # Pieces to be glued back together: a='ign', b='ore'; "adm", "in", "pass".
+    "payload_splitting": (
+        r"([\"'][^\"']{1,12}[\"']\s*[,+]\s*){2,}[\"']|\b[a-z]\d?\s*=\s*[\"'][^\"']*[\"']\s*[,;]?\s*"
+        r"\b[a-z]\d?\s*=\s*[\"']|\b(concatenate|assemble|put together|glue)\b[^.]{0,30}\b(it|them|"
+        r"these|the (parts|pieces|strings|words|fragments))\b"
+    ),
+    # Help with fraud against the bank or its customers.
+    "fraud": (
+        r"\bwithout (him|her|them|the owner|the customer|anyone) (knowing|noticing|finding out)\b|"
+        r"\b(edit|alter|fake|forge|doctor|photoshop)\b[^.]{0,30}\b(statements?|payslips?|bank "
+        r"letters?|passports?|id documents?)\b|\bbefore (your|the) fraud (team|department|"
+        r"checks?)\b|"
+        r"\b(avoid|bypass|evade|get around|trick|beat|skip)\b[^.]{0,30}\b(fraud (checks?|team|"
+        r"detection|alerts?)|2fa|two-factor|verification|security checks?|one-time codes?|otp|"
+        r"kyc)\b|"
+        r"\b(stolen|someone(?:'s| else's)) (phone|card|details|credentials|identity)\b[^.]{0,40}"
+        r"\b(log ?in|use|access|get into|pay|buy)\b|\b(list|dump|batch|bunch) of (card numbers|"
+        r"cards|accounts|logins|credentials)\b|\blaunder|\bmoney mules?\b|\bmule accounts?\b|"
+        r"\b(another|other|someone else's|a different) (customer|person|client|account holder)('s)?"
+        r"\b[^.]{0,30}\b(statement|balance|address|details|data|number|account)|\b(holder|"
+        r"owner) of "
+        r"(account|card)\b|\b(linked to|belonging to|registered to) (account|card) (number )?\d"
     ),
     "multilingual_override": (
         r"\bignore[rz]?\b.{0,30}\b(instructions|consignes|règles)\b|"
@@ -73,11 +104,15 @@ _PATTERNS: dict[str, str] = {
         r"\bolvida\b.{0,30}\b(instrucciones|reglas)\b|\bdimentica\b.{0,30}\b(istruzioni|regole)\b|"
         r"\besqueça\b.{0,30}\b(instruções|regras)\b|"
         r"\bnegeer\b.{0,30}\b(instructies|regels)\b|\bvergeet\b.{0,30}\b(instructies|regels)\b|"
-        r"\bzignoruj\b.{0,20}\b(wszystkie|poprzednie|instrukcje|polecenia|zasady)\b|\bzapomnij\b.{0,30}\b(instrukcje|zasady|polecenia)\b|"
+        r"\bzignoruj\b.{0,20}\b(wszystkie|poprzednie|instrukcj|poleceni|zasad)|"
+        r"\bzapomnij\b.{0,30}\b(instrukcj|zasad|poleceni)|"
         r"\b(talimat\w*|kural\w*)\b.{0,30}\b(yok say|görmezden gel|unut)|"
         r"игнорир\w*|забудь\w*.{0,30}(инструкц|правил)|(системн\w+ (промпт|инструкц))|"
         r"忽略|无视|系统提示|系統提示|指示を無視|無視して|システムプロンプト|"
-        r"تجاهل|تعليماتك|موجه النظام|시스템 프롬프트|무시"
+        r"تجاهل|تعليماتك|موجه النظام|انس|القواعد|التعليمات المخفية|시스템 프롬프트|무시|"
+        r"\b(sei|eres|bist|es|jesteś|é|bent) (?-i:DAN)\b|non hai restrizioni|"
+        r"no tienes restricciones|"
+        r"keine einschränkungen|aucune restriction|sem restrições|geen beperkingen|bez ograniczeń"
     ),
 }
 PATTERNS = {name: re.compile(p, re.IGNORECASE | re.DOTALL) for name, p in _PATTERNS.items()}
@@ -85,6 +120,9 @@ PATTERNS = {name: re.compile(p, re.IGNORECASE | re.DOTALL) for name, p in _PATTE
 PATTERNS["role_switch"] = re.compile(
     _PATTERNS["role_switch"].replace(r"\bDAN\b", r"\b(?-i:DAN)\b"), re.IGNORECASE | re.DOTALL
 )
+
+
+_TURN_BREAK = re.compile(r"[.?!\n'\"`]+")
 
 
 class TextEncoder(Protocol):
@@ -174,7 +212,9 @@ class InjectionDetector:
         whole; None when there is no earlier turn to read with."""
         if not earlier:
             return None
-        found = self.check("\n".join([*earlier, message]))
+        # One run of words: a payload split over messages must match as if sent at once.
+        joined = _TURN_BREAK.sub(" ", " ".join([*earlier, message]))
+        found = self.check(joined)
         if found is None:
             return None
         return Finding(f"conversation_{found.rail}", found.reason, found.score)

@@ -55,7 +55,8 @@ _DOC_PATTERNS = {
     # Orders about what to tell the reader, e.g. "tell customers to call 0800 ...".
     "order_about_customers": re.compile(
         r"\b(tell|instruct|advise|direct|inform|remind|ask|urge) (the |all |every |any )?"
-        r"(customers?|users?|clients?|callers?|people|visitors|anyone|everyone)\b(?! (can|may|who))|"
+        r"(customers?|users?|clients?|callers?|people|visitors|anyone|everyone)\b(?! (can|may|"
+        r"who))|"
         r"\bwhen (customers?|users?|clients?|someone|anyone|people) asks?\b[^.\n]{0,60}\b(tell|ask|"
         r"direct|advise) (them|him|her)\b",
         re.IGNORECASE,
@@ -111,7 +112,8 @@ _NEGATED = re.compile(r"\b(never|not|won't|don't|doesn't|n't)\b[^.\n]{0,30}$", r
 def _found(pattern: re.Pattern[str], text: str) -> bool:
     """A match that is not negated: "we will never ask for your PIN" is guidance."""
     return any(
-        not _NEGATED.search(text[max(0, m.start() - 40) : m.start()]) for m in pattern.finditer(text)
+        not _NEGATED.search(text[max(0, m.start() - 40) : m.start()])
+        for m in pattern.finditer(text)
     )
 
 

@@ -122,6 +122,8 @@ PATTERNS["role_switch"] = re.compile(
 )
 
 
+# Chosen on the validation conversations: above it, no genuine conversation was refused.
+CONVERSATION_THRESHOLD = 0.95
 _TURN_BREAK = re.compile(r"[.?!\n'\"`]+")
 
 
@@ -209,12 +211,18 @@ class InjectionDetector:
 
     def check_conversation(self, earlier: Sequence[str], message: str) -> Finding | None:
         """The recent user turns read as one text, so an attack split across messages is seen
-        whole; None when there is no earlier turn to read with."""
+        whole; None when there is no earlier turn to read with. The classifier needs a far
+        higher score here (``CONVERSATION_THRESHOLD``): read together, a customer's ordinary
+        turns drift towards its attack side."""
         if not earlier:
             return None
         # One run of words: a payload split over messages must match as if sent at once.
         joined = _TURN_BREAK.sub(" ", " ".join([*earlier, message]))
-        found = self.check(joined)
-        if found is None:
-            return None
-        return Finding(f"conversation_{found.rail}", found.reason, found.score)
+        readings = views(joined)
+        found = match_patterns(readings)
+        if found:
+            return Finding("conversation_injection_pattern", found.reason, found.score)
+        score = self.score(readings)
+        if score >= CONVERSATION_THRESHOLD:
+            return Finding("conversation_injection_classifier", f"p={score:.2f}", score)
+        return None

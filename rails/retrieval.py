@@ -106,13 +106,16 @@ _MESSAGE_PATTERNS = {
 }
 
 
-_NEGATED = re.compile(r"\b(never|not|won't|don't|doesn't|n't)\b[^.\n]{0,30}$", re.IGNORECASE)
+# The negation may head a list: "We will never:\n1. Ask you for your PIN".
+_NEGATED = re.compile(
+    r"\b(never|not|won't|don't|doesn't|n't)\b(?:[^.]|\d\.){0,40}$", re.IGNORECASE
+)
 
 
 def _found(pattern: re.Pattern[str], text: str) -> bool:
     """A match that is not negated: "we will never ask for your PIN" is guidance."""
     return any(
-        not _NEGATED.search(text[max(0, m.start() - 40) : m.start()])
+        not _NEGATED.search(text[max(0, m.start() - 50) : m.start()])
         for m in pattern.finditer(text)
     )
 

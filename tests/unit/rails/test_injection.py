@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from rails.fit import training_hash
+from rails.fit import TOPICS, topics_colang, training_hash
 from rails.injection import InjectionDetector, LinearClassifier, match_patterns
 
 
@@ -95,3 +95,7 @@ def test_shipped_classifier_matches_its_exemplars() -> None:
     model = LinearClassifier.load()
     assert model.meta["train_sha256"] == training_hash()
     assert model.coef.shape == (384,) and 0.0 < model.threshold < 1.0
+
+
+def test_topical_intents_match_the_exemplars() -> None:
+    assert TOPICS.read_text(encoding="utf-8") == topics_colang()

@@ -48,6 +48,7 @@ def test_poisoned_chunks_are_flagged(text: str, reason: str) -> None:
         "Our assistant can help you with card and account questions around the clock.",
         "Our agents must verify your identity before they change your address.",
         "We will never ask you for your full PIN or password by phone, text or email.",
+        "We will never:\n1. Ask you for your full PIN, online banking password or passcode.",
         "<!-- page: help/cards | owner: content team -->Freeze your card in the app.",
         "![Screenshot of the wallet button](https://help.example/img/wallet.png)",
         "The app doesn't run on jailbroken or rooted phones.",

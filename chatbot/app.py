@@ -25,7 +25,7 @@ from chatbot.api.health import HealthController
 from chatbot.api.openai import OpenAIController
 from chatbot.api.security import client_identity
 from chatbot.api.sessions import SessionController
-from chatbot.api.web import demo_page
+from chatbot.api.web import demo_page, widget_script
 from chatbot.errors import ConfigurationError
 from chatbot.services import Services
 from chatbot.settings import Settings, get_settings
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HealthController,
             PrometheusController,
             demo_page,
+            widget_script,
         ],
         dependencies={
             "services": Provide(_services, sync_to_thread=False),

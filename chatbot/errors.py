@@ -3,6 +3,7 @@
     ChatbotError                      errors of the ``chatbot`` package
     +-- ConfigurationError            settings that cannot work (placeholder secret, bad path)
     +-- InvalidRequestError           a request the API refuses (empty or too long message, ...)
+    +-- WidgetNotBuiltError           /widget.js asked for, but chatbot/widget was never built
     +-- NotFoundError                 a session or message that does not exist
     +-- SessionError                  the session store failed or was asked for nonsense
     |   +-- InvalidSessionIdError     a session id that is not ours (wrong shape)
@@ -46,6 +47,11 @@ class ConfigurationError(ChatbotError):
 
 class InvalidRequestError(ChatbotError):
     """A request the API refuses: empty or too long message, unknown file type, bad path."""
+
+
+class WidgetNotBuiltError(ChatbotError):
+    """The widget bundle (``chatbot/web/widget.js``, built by npm in ``chatbot/widget``) is
+    missing."""
 
 
 class NotFoundError(ChatbotError):

@@ -21,6 +21,7 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (errors.NotFoundError, 404, "not-found"),
     (errors.SessionStoreUnavailableError, 503, "session-store-unavailable"),
     (errors.EngineUnavailableError, 503, "engine-unavailable"),
+    (errors.WidgetNotBuiltError, 503, "widget-not-built"),
     (errors.GenerationTimeoutError, 504, "generation-timeout"),
     (errors.GenerationRejectedError, 502, "generation-rejected"),
     (ingest_errors.IndexUnavailableError, 503, "index-unavailable"),

@@ -81,6 +81,17 @@ _PATTERNS: dict[str, str] = {
     ),
     # Help with fraud against the bank or its customers.
     "fraud": (
+        r"\b(access|get into|log ?in(?:to)?|take over|empty|drain|withdraw from|change the "
+        r"(registered )?(mobile|phone|number|email|address) on|get the pin (of|for))\b[^.]{0,40}"
+        r"\b(someone else's|another person's|other people's|(my )?(flatmate|roommate|neighbour|"
+        r"boss|ex|husband|wife|partner|grandmother|grandfather|grandma|grandad|uncle|aunt|dad|mum|"
+        r"mother|father|brother|sister|friend|colleague)'s)\b|"
+        r"\b(in|under) (someone else's|another person's|a fake|a false) (name|identity)\b|"
+        r"\b(a |the )?cards? (i|we) found\b|\bstolen (credit |debit )?cards?\b[^.]{0,30}\b(use|"
+        r"online|buy|shop|cash)\b|\bscam (payments|money)\b|\bwithout telling (the bank|them|"
+        r"anyone)\b|\b(list|dump|database) of (customer|client)s?'? ?(emails|details|numbers|"
+        r"addresses|data)\b|\b(customer|person|holder|owner) who (owns|holds|has) (account|card)\b|"
+        r"\bchargeback\b[^.]{0,40}\bactually (received|got)\b|"
         r"\bwithout (him|her|them|the owner|the customer|anyone) (knowing|noticing|finding out)\b|"
         r"\b(edit|alter|fake|forge|doctor|photoshop)\b[^.]{0,30}\b(statements?|payslips?|bank "
         r"letters?|passports?|id documents?)\b|\bbefore (your|the) fraud (team|department|"
@@ -112,7 +123,12 @@ _PATTERNS: dict[str, str] = {
         r"تجاهل|تعليماتك|موجه النظام|انس|القواعد|التعليمات المخفية|시스템 프롬프트|무시|"
         r"\b(sei|eres|bist|es|jesteś|é|bent) (?-i:DAN)\b|non hai restrizioni|"
         r"no tienes restricciones|"
-        r"keine einschränkungen|aucune restriction|sem restrições|geen beperkingen|bez ograniczeń"
+        r"keine einschränkungen|aucune restriction|sem restrições|geen beperkingen|bez ograniczeń|"
+        r"sans règles|keine regeln|sin reglas|senza regole|sem regras|zonder regels|bez zasad|"
+        r"kurals\u0131z|без правил|没有规则|ルールのない|規則のない|규칙이 없는|"
+        r"instrucciones ocultas|"
+        r"versteckten anweisungen|instructions cachées|istruzioni nascoste|instruções ocultas|"
+        r"隐藏指令|隐藏的指令|忘记你的规则|非表示の指示|숨겨진 지시"
     ),
 }
 PATTERNS = {name: re.compile(p, re.IGNORECASE | re.DOTALL) for name, p in _PATTERNS.items()}

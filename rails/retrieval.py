@@ -107,9 +107,7 @@ _MESSAGE_PATTERNS = {
 
 
 # The negation may head a list: "We will never:\n1. Ask you for your PIN".
-_NEGATED = re.compile(
-    r"\b(never|not|won't|don't|doesn't|n't)\b(?:[^.]|\d\.){0,40}$", re.IGNORECASE
-)
+_NEGATED = re.compile(r"\b(never|not|won't|don't|doesn't|n't)\b(?:[^.]|\d\.){0,40}$", re.IGNORECASE)
 
 
 def _found(pattern: re.Pattern[str], text: str) -> bool:

@@ -22,6 +22,7 @@ from nemoguardrails.embeddings.providers import register_embedding_provider
 from nemoguardrails.embeddings.providers.base import EmbeddingModel
 
 from chatbot.errors import ConfigurationError
+from chatbot.followup import is_follow_up
 from chatbot.generation import provider
 from ingest.embeddings import Embedder
 from rails import load_config
@@ -132,7 +133,15 @@ class Guardrails:
         by the conversation-level injection check."""
         result: Any = await self._rails.generate_async(
             messages=[
-                {"role": "context", "content": {"earlier_user_messages": earlier or []}},
+                {
+                    "role": "context",
+                    "content": {
+                        "earlier_user_messages": earlier or [],
+                        # A short follow-up ("and bigger ones?") continues the topic of the
+                        # conversation; the topical rail must not judge it alone.
+                        "follow_up": bool(earlier) and is_follow_up(message),
+                    },
+                },
                 {"role": "user", "content": message},
             ],
             options={

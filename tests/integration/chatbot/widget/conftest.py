@@ -27,7 +27,7 @@ ARTIFACTS = REPO / "tests" / "artifacts"
 ANSWER_TIMEOUT = 120_000  # ms: the first turn of a server builds the rails' embedding index
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     assert CHROMIUM.exists(), "Debian's Chromium is missing: `apt-get install chromium`"
     assert WIDGET_JS.exists(), (

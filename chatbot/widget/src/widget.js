@@ -335,20 +335,18 @@ export class ChatWidget extends HTMLElement {
     this.launcherClose.toggleAttribute("hidden", true); // SVG elements have no .hidden
     this.launcher.append(this.launcherOpen, this.launcherClose);
 
-    const newButton = el("button", {
-      type: "button",
-      class: "icon-btn new",
-      "aria-label": t.newConversation,
-      title: t.newConversation,
-    });
-    newButton.append(icon("edit"));
-    const closeButton = el("button", {
-      type: "button",
-      class: "icon-btn close",
-      "aria-label": t.close,
-      title: t.close,
-    });
-    closeButton.append(icon("close"));
+    const iconButton = (name, label, glyph) => {
+      const button = el("button", {
+        type: "button",
+        class: `icon-btn ${name}`,
+        "aria-label": label,
+        title: label,
+      });
+      button.append(icon(glyph));
+      return button;
+    };
+    const newButton = iconButton("new", t.newConversation, "edit");
+    const closeButton = iconButton("close", t.close, "close");
 
     this.log = el("div", {
       class: "log",

@@ -128,27 +128,34 @@ class Guardrails:
         """The first call builds the intent index (seconds); do it before serving."""
         await self.check_input("hello")
 
+    async def _run(
+        self,
+        context: dict[str, Any],
+        messages: list[dict[str, str]],
+        rails: dict[str, bool],
+        output_vars: list[str],
+    ) -> Any:
+        """One NeMo call running only ``rails``, with ``context`` as Colang variables."""
+        return await self._rails.generate_async(
+            messages=[{"role": "context", "content": context}, *messages],
+            options={
+                "rails": rails,
+                "output_vars": output_vars,
+                "log": {"activated_rails": True},
+            },
+        )
+
     async def check_input(self, message: str, earlier: list[str] | None = None) -> InputVerdict:
         """``earlier``: the recent user messages of the session, read together with this one
         by the conversation-level injection check."""
-        result: Any = await self._rails.generate_async(
-            messages=[
-                {
-                    "role": "context",
-                    "content": {
-                        "earlier_user_messages": earlier or [],
-                        # A short follow-up ("and bigger ones?") continues the topic of the
-                        # conversation; the topical rail must not judge it alone.
-                        "follow_up": bool(earlier) and is_follow_up(message),
-                    },
-                },
-                {"role": "user", "content": message},
-            ],
-            options={
-                "rails": _INPUT_ONLY,
-                "output_vars": _INPUT_VARS,
-                "log": {"activated_rails": True},
-            },
+        context = {
+            "earlier_user_messages": earlier or [],
+            # A short follow-up ("and bigger ones?") continues the topic of the
+            # conversation; the topical rail must not judge it alone.
+            "follow_up": bool(earlier) and is_follow_up(message),
+        }
+        result = await self._run(
+            context, [{"role": "user", "content": message}], _INPUT_ONLY, _INPUT_VARS
         )
         data = result.output_data or {}
         reply = _content(result.response)
@@ -163,18 +170,11 @@ class Guardrails:
 
     async def check_output(self, user: str, answer: str, chunks: list[str]) -> OutputVerdict:
         """``chunks``: the retrieved text the answer must be grounded in."""
-        result: Any = await self._rails.generate_async(
-            messages=[
-                {"role": "context", "content": {"chunks": chunks}},
-                {"role": "user", "content": user},
-                {"role": "assistant", "content": answer},
-            ],
-            options={
-                "rails": _OUTPUT_ONLY,
-                "output_vars": _OUTPUT_VARS,
-                "log": {"activated_rails": True},
-            },
-        )
+        messages = [
+            {"role": "user", "content": user},
+            {"role": "assistant", "content": answer},
+        ]
+        result = await self._run({"chunks": chunks}, messages, _OUTPUT_ONLY, _OUTPUT_VARS)
         data = result.output_data or {}
         rails = _activated(result)
         blocked = bool(data.get("output_blocked"))

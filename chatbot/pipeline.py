@@ -242,8 +242,9 @@ class ChatPipeline:
             yield TokenEvent(verdict.reply)
         else:
             hits, curated = await self._retrieve(text, history, timer)
-            guardrails["retrieval_dropped"] = [h.chunk.id for h in hits if _screened(h.chunk)]
-            hits = [h for h in hits if not _screened(h.chunk)]
+            dropped = [h for h in hits if _screened(h.chunk)]
+            guardrails["retrieval_dropped"] = [h.chunk.id for h in dropped]
+            hits = [h for h in hits if h not in dropped]
             if not hits:
                 answer, answered_by = notice + ABSTAIN, "abstain"
                 guardrails["handoff_offered"] = True

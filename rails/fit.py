@@ -57,17 +57,13 @@ def training_hash() -> str:
     return digest.hexdigest()
 
 
-def _vectors(embedder: Embedder, texts: list[str]) -> npt.NDArray[np.float32]:
-    return embedder.encode(texts)
-
-
 def _view_scores(
     model: LinearClassifier, embedder: Embedder, items: list[Sample]
 ) -> npt.NDArray[np.float64]:
     """Highest probability over each item's views, as the detector computes it."""
     all_views = [views(s.text) for s in items]
     flat = [v for vs in all_views for v in vs]
-    probs = model.probability(_vectors(embedder, flat))
+    probs = model.probability(embedder.encode(flat))
     out, at = [], 0
     for vs in all_views:
         out.append(float(probs[at : at + len(vs)].max()))
@@ -117,7 +113,7 @@ def main() -> None:
     valid = samples(
         VALIDATION / "messages-validation.jsonl", VALIDATION / "conversations-validation.jsonl"
     )
-    x = _vectors(embedder, [s.text for s in train])
+    x = embedder.encode([s.text for s in train])
     y = np.array([s.attack for s in train])
     best: tuple[float, float, LinearClassifier] | None = None
     for c in C_GRID:

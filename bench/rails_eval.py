@@ -4,15 +4,19 @@ Runs every message of ``bench/data/rails/messages-<split>.jsonl`` through the re
 Guardrails input rails (PII masked first, as the pipeline does), every conversation turn by
 turn with its earlier unrefused turns, every document through the retrieval rail and every
 answer of ``grounding-<split>.jsonl`` through the output check. Prints per-rail precision,
-recall and false-refusal rate, the overall defence and false-refusal rates, and per-rail
-latency (p50/p99 ms). The test split is the default; thresholds were chosen on the
-validation split (``rails.fit``; ``--calibrate`` prints the grounding grid on validation).
+recall and false-refusal rate, the overall defence and false-refusal rates, per-rail latency
+(p50/p99 ms) and the rails' cost per answered turn: the NeMo input call on a genuine question
+plus the NeMo output call on a grounded answer, as the pipeline makes them one after the other
+(the message's embedding, which retrieval needs anyway, computed beforehand). The test split
+is the default; thresholds were chosen on the validation split (``rails.fit``;
+``--calibrate`` prints the grounding grid on validation).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import statistics
 import sys
@@ -151,6 +155,20 @@ async def evaluate_conversations(guard: Guardrails, split: str, lat: Latency) ->
     return result
 
 
+async def evaluate_turns(guard: Guardrails, embedder: Embedder, split: str, lat: Latency) -> None:
+    questions = [r for r in read(f"messages-{split}.jsonl") if r["label"] == "genuine"]
+    answers = [r for r in read(f"grounding-{split}.jsonl") if r["label"] == "grounded"]
+    for question, answer in zip(questions, itertools.cycle(answers), strict=False):
+        masked = mask(question["text"]).text
+        embedder.encode_query(masked)
+        start = time.perf_counter()
+        await guard.check_input(masked)
+        await guard.check_output(answer["question"], answer["answer"], answer["context"])
+        lat.samples.setdefault("**rails per answered turn (input + output call)**", []).append(
+            (time.perf_counter() - start) * 1000
+        )
+
+
 def evaluate_documents(split: str, lat: Latency) -> Confusion:
     result = Confusion()
     for row in read(f"documents-{split}.jsonl"):
@@ -216,6 +234,7 @@ async def main() -> None:
     rails, families = await evaluate_messages(guard, detector, embedder, args.split, lat)
     conversations = await evaluate_conversations(guard, args.split, lat)
     documents = evaluate_documents(args.split, lat)
+    await evaluate_turns(guard, embedder, args.split, lat)
     answers, sentences = evaluate_grounding(args.split, embedder, lat)
     header = [
         "rail (positives)",

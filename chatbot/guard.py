@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nemoguardrails.rails.llm
 from nemoguardrails import LLMRails
+from nemoguardrails.colang import parse_colang_file
 from nemoguardrails.embeddings.providers import register_embedding_provider
 from nemoguardrails.embeddings.providers.base import EmbeddingModel
 
@@ -115,10 +117,12 @@ class Guardrails:
         logging.getLogger("nemoguardrails.rails.llm.llmrails").addFilter(_NoMainLLMFilter())
         self.config_path = config_path
         config = load_config(config_path)
+        own_flows = {flow["id"] for flow in config.flows}
         for model in config.models:
             if model.type == "main" and model.engine == provider.PROVIDER:
                 model.parameters = {**(model.parameters or {}), **(main_model or {})}
         self._rails = LLMRails(config)
+        _drop_unused_library_flows(self._rails, own_flows)
         for name, fn in ACTIONS.items():
             self._rails.register_action(fn, name)
         context = RailsContext(InjectionDetector(embedder), embedder, policy)
@@ -189,6 +193,24 @@ class Guardrails:
             unsupported=list(data.get("unsupported") or []),
             rails=rails,
         )
+
+
+def _drop_unused_library_flows(rails: LLMRails, own_flows: set[str]) -> None:
+    """NeMo adds every flow of its rails library (about 90, for services such as ActiveFence
+    or Clavata) to each config, and the Colang 1.0 runtime slides each top-level flow over
+    every event of a call. Removing the top-level ones this profile does not name cuts each
+    call's cost by about a third (``bench/rails_eval.py`` measures the call)."""
+    core_file = Path(nemoguardrails.rails.llm.__file__).parent / "llm_flows.co"
+    core = parse_colang_file(core_file.name, core_file.read_text(encoding="utf-8"))["flows"]
+    rails_config = rails.config.rails
+    keep = (
+        own_flows
+        | {flow["id"] for flow in core}
+        | set(rails_config.input.flows + rails_config.output.flows + rails_config.retrieval.flows)
+    )
+    flows = rails.runtime.flow_configs
+    for flow_id in [f for f, flow in flows.items() if not flow.is_subflow and f not in keep]:
+        del flows[flow_id]
 
 
 def _content(response: Any) -> str:

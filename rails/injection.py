@@ -55,6 +55,104 @@ def _lexical_logits(
     return logits
 
 
+def _any(alternatives: str) -> str:
+    """One alternation of the top-level ``|``-separated words; words in scripts that separate
+    words with spaces (below U+0600: Latin, Greek, Cyrillic...) must stand alone, so "glem"
+    (Danish: forget) does not fire inside "problem"."""
+    words, depth, start = [], 0, 0
+    for at, char in enumerate(alternatives):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "|" and depth == 0:
+            words.append(alternatives[start:at])
+            start = at + 1
+    words.append(alternatives[start:])
+    parts = [
+        rf"(?<!\w)(?:{word})(?!\w)" if all(ord(ch) < 0x600 for ch in word) else f"(?:{word})"
+        for word in words
+    ]
+    return "(?:" + "|".join(parts) + ")"
+
+
+# Instruction overrides, "an AI without rules", developer mode and system-prompt requests in
+# the languages of the multilingual exemplars (both word orders: several are verb-final).
+_OVERRIDE_VERBS = _any(
+    r"ignora|ignore[rz]?|ignoriere?n?|ignorera|ignoruj|ignoră|ignoriši|ignoriraj|"
+    r"olvida|olvídate|descarta|esque[cç]e|esqueça|desconsider[ae]|dimentica|"
+    r"oublie[rz]?|vergiss|vergeet|negeer|glöm|glem|se bort fra|strunta i|unohda|"
+    r"jätä huomiotta|zignoruj|zapomnij|zapomeň|zabudni|uită|felejtsd el|"
+    r"hagyd figyelmen kívül|αγνόησε|ξέχασε|unut|yok say|görmezden gel|игнорируй|"
+    r"забудь|ігноруй|забудь|забрави|игнорирай|заборави|игнориши|zaboravi|تجاهل|انس|"
+    r"התעלם|שכח|فراموش کن|نادیده بگیر|بھول جاؤ|نظر انداز|भूल जाओ|भूल जाएं|नज़रअंदाज़|"
+    r"अनदेखा|ভুলে যাও|উপেক্ষা|忽略|无视|無視|忘记|忘記|忘掉|作废|作廢|忘れて|무시|"
+    r"잊어|bỏ qua|quên|ละเว้น|ลืม|เพิกเฉย|abaikan|lupakan|kalimutan|huwag pansinin|"
+    r"puuza|sahau|zabud'?|bhool ja\w*|bhul ja\w*|forget"
+)
+_INSTRUCTION_NOUNS = _any(
+    r"instrucciones|reglas|normas|indicaciones|instruções|regras|istruzioni|regole|"
+    r"consignes|règles|instructions?|anweisungen|regeln|vorgaben|instructies|regels|"
+    r"instruktioner|regler|instruksjoner|ohjee\w*|säännö\w*|instrukcj\w*|zasad\w*|"
+    r"polece\w*|pokyn\w*|pravidl\w*|instrukc\w*|instrucțiuni|instructiuni|regulil\w*|"
+    r"utasítás\w*|szabály\w*|οδηγί\w*|κανόν\w*|talimat\w*|kural\w*|инструкц\w*|"
+    r"правил\w*|указани\w*|інструкці\w*|упутств\w*|upute|uputstva|pravila|تعليمات\w*|"
+    r"التعليمات|قواعد|القواعد|הוראות|חוקים|دستورالعمل\S*|قوانین|ہدایات|اصول|निर्देश|"
+    r"नियम|নির্দেশ|নিয়ম|指令|指示|规则|規則|设定|ルール|지시|규칙|지침|"
+    r"hướng dẫn|quy tắc|คำสั่ง|กฎ|instruksi|aturan\w*|arahan|peraturan|tagubilin|"
+    r"patakaran|maagizo|sheria|instruktsii|nirdesh|niyam"
+)
+_UNRESTRICTED = _any(
+    r"sin (restricciones|filtros?|reglas|límites)|sem (restrições|filtros?|censura|"
+    r"regras)|senza (restrizioni|filtri|regole)|sans (restrictions?|filtres?|limites|"
+    r"règles)|ohne (einschränkungen|regeln|filter)|zonder (beperkingen|regels)|"
+    r"utan begränsningar|uden (filtre|begrænsninger)|uten begrensninger|"
+    r"ilman rajoituksia|bez (ograniczeń|cenzury|omezení|obmedzení|ograničenja|"
+    r"ogranicheniy)|fără (restricții|filtre)|korlát\w* nélkül\w*|"
+    r"χωρίς (κανέναν )?περιορισμ\w*|k\u0131s\u0131tlama olmadan|"
+    r"k\u0131s\u0131tlamas\u0131z|без (ограничений|"
+    r"запретов|правил|обмежень|ограничения|икаквих ограничења)|بلا (قواعد|قيود)|"
+    r"بدون (قيود|هیچ محدودیت\S*)|בלי (הגבלות|חוקים)|بغیر کسی پابندی|کوئی اصول نہیں|"
+    r"बिना रोक-टोक|कोई नियम (लागू )?नहीं|নিয়মহীন|没有(任何)?限制|沒有(任何)?限制|"
+    r"无限制|無限制|不受限制|制限のない|制限なし|제한 없는|không (có )?giới hạn|"
+    r"không bị ràng buộc|ไม่มีกฎ|ไม่มีข้อจำกัด|tanpa (aturan|batasan|sekatan|"
+    r"peraturan)|walang (limitasyon|rules)|bila vikwazo|isiyo na sheria|no rules|"
+    r"no limits|koi niyam nahi|bina kisi restriction|sin censura|senza censura|"
+    r"sans censure|sem censura"
+)
+_DEV_MODE = _any(
+    r"modo (desarrollador|desenvolvedor|sviluppatore|programador)|mode (développeur|"
+    r"dev)|entwicklermodus|ontwikkelaarsmodus|utvecklarläge|udviklertilstand|"
+    r"utviklermodus|kehittäjätila|tryb (dewelopera|programisty)|vývojářský režim|"
+    r"režim vývojára|modul dezvoltator|fejlesztői mód|λειτουργία προγραμματιστή|"
+    r"geliştirici modu|режим разработчика|режим розробника|режим за разработчици|"
+    r"режим програмера|وضع المطور|מצב מפתח|حالت توسعه|ڈویلپر موڈ|डेवलपर मोड|"
+    r"ডেভেলপার মোড|开发者模式|開發者模式|開発者モード|개발자 모드|"
+    r"chế độ nhà phát triển|โหมดนักพัฒนา|mode pengembang"
+)
+_SYSTEM_PROMPT = _any(
+    r"prompt (de|del|do|di) sistem[ae]|system-?prompt|systemprompt|invite système|"
+    r"instructions? (système|cachées|internes)|instrucciones (del sistema|internas|"
+    r"ocultas)|instruções (do sistema|internas|ocultas)|istruzioni (di sistema|"
+    r"interne|nascoste)|systemanweisungen|interne anweisungen|instrukcje systemowe|"
+    r"systémové instrukce|interní instrukce|systémové pokyny|instrucțiunile de sistem|"
+    r"rendszerutasítás\w*|οδηγίες συστήματος|sistem (istemi|talimat\w*)|"
+    r"системн\w+ (промпт|инструкц\w*|подсказк\w*)|системн\w+ (повідомлен\w*|"
+    r"інструкц\w*)|موجه النظام|تعليمات النظام|הנחיות המערכת|پرامپت سیستم|سسٹم پرامپٹ|"
+    r"सिस्टम प्रॉम्प्ट|সিস্টেম প্রম্পট|系统提示|系統提示|系统指令|システムプロンプト|"
+    r"隠された指示|시스템 프롬프트|lời nhắc hệ thống|พรอมต์ระบบ|prompt sistem|"
+    r"instruksi (sistem|rahasia)|system message|mensaje del sistema|message système"
+)
+_AI = _any(
+    r"ia|ai|ki|mi|ии|ші|bot|chatbot|robot|ذكاء اصطناعي|בינה מלאכותית|هوش مصنوعی|एआई|"
+    r"এআই|人工智能|人工智慧|챗봇|ボット|asistent\w*|assistant\w*|assistente|модель|"
+    r"βοηθ\w*|sahayak"
+)
+_ELSEWHERE = ".{0,40}?"
+MULTILINGUAL = (
+    f"{_OVERRIDE_VERBS}{_ELSEWHERE}{_INSTRUCTION_NOUNS}|{_INSTRUCTION_NOUNS}{_ELSEWHERE}"
+    f"{_OVERRIDE_VERBS}|{_AI}{_ELSEWHERE}{_UNRESTRICTED}|{_UNRESTRICTED}{_ELSEWHERE}{_AI}|"
+    f"{_DEV_MODE}|{_SYSTEM_PROMPT}"
+)
+
+
 _W = r"[^.?!\n]{0,40}?"  # a short stretch of words within one sentence
 _PATTERNS: dict[str, str] = {
     "override": (
@@ -147,8 +245,8 @@ _PATTERNS: dict[str, str] = {
         r"\bzapomnij\b.{0,30}\b(instrukcj|zasad|poleceni)|"
         r"\b(talimat\w*|kural\w*)\b.{0,30}\b(yok say|görmezden gel|unut)|"
         r"игнорир\w*|забудь\w*.{0,30}(инструкц|правил)|(системн\w+ (промпт|инструкц))|"
-        r"忽略|无视|系统提示|系統提示|指示を無視|無視して|システムプロンプト|"
-        r"تجاهل|تعليماتك|موجه النظام|انس|القواعد|التعليمات المخفية|시스템 프롬프트|무시|"
+        r"系统提示|系統提示|指示を無視|システムプロンプト|"
+        r"تعليماتك|موجه النظام|التعليمات المخفية|시스템 프롬프트|"
         r"\b(sei|eres|bist|es|jesteś|é|bent) (?-i:DAN)\b|non hai restrizioni|"
         r"no tienes restricciones|"
         r"keine einschränkungen|aucune restriction|sem restrições|geen beperkingen|bez ograniczeń|"
@@ -159,6 +257,7 @@ _PATTERNS: dict[str, str] = {
         r"隐藏指令|隐藏的指令|忘记你的规则|非表示の指示|숨겨진 지시"
     ),
 }
+_PATTERNS["multilingual_override"] += "|" + MULTILINGUAL
 PATTERNS = {name: re.compile(p, re.IGNORECASE | re.DOTALL) for name, p in _PATTERNS.items()}
 # A name like "Dan" must not count: the DAN alternative is meant in capitals only.
 PATTERNS["role_switch"] = re.compile(

@@ -294,11 +294,14 @@ class LinearClassifier:
         cls, path: Path = CLASSIFIER_PATH, lexical_path: Path = LEXICAL_PATH
     ) -> LinearClassifier:
         data = json.loads(path.read_text(encoding="utf-8"))
-        lexical = None
-        if lexical_path.is_file():
-            with np.load(lexical_path) as stored:
-                lexical = np.zeros(LEXICAL_FEATURES, dtype=np.float64)
-                lexical[stored["index"]] = stored["weight"]
+        # The threshold was chosen with the n-gram weights: without them it means nothing.
+        if not lexical_path.is_file():
+            raise FileNotFoundError(
+                f"{lexical_path} is missing; it belongs with {path.name} (python -m rails.fit)"
+            )
+        with np.load(lexical_path) as stored:
+            lexical = np.zeros(LEXICAL_FEATURES, dtype=np.float64)
+            lexical[stored["index"]] = stored["weight"]
         return cls(
             coef=np.asarray(data["coef"], dtype=np.float32),
             intercept=float(data["intercept"]),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -113,6 +114,11 @@ def test_shipped_classifier_matches_its_exemplars() -> None:
     assert model.meta["train_sha256"] == training_hash()
     assert model.coef.shape == (384,) and 0.0 < model.threshold < 1.0
     assert model.lexical is not None and model.lexical.any()
+
+
+def test_classifier_without_its_ngram_weights_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"rails\.fit"):
+        LinearClassifier.load(lexical_path=tmp_path / "lexical.npz")
 
 
 def test_ngram_weights_read_what_the_embedding_misses() -> None:

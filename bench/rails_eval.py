@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -169,6 +170,40 @@ async def evaluate_turns(guard: Guardrails, embedder: Embedder, split: str, lat:
         )
 
 
+async def compare_pruning(embedder: Embedder, policy: Policy, split: str) -> None:
+    """The NeMo calls with every library flow NeMo loads and with only those the profile
+    names (what :class:`Guardrails` keeps), interleaved on the same turns in one run."""
+    with mock.patch("chatbot.guard._drop_unused_library_flows"):
+        full = Guardrails(profile_path("default"), embedder, policy)
+    pruned = Guardrails(profile_path("default"), embedder, policy)
+    questions = [r for r in read(f"messages-{split}.jsonl") if r["label"] == "genuine"]
+    answers = [r for r in read(f"grounding-{split}.jsonl") if r["label"] == "grounded"]
+    times: dict[str, list[float]] = {}
+    for guard in (full, pruned):
+        await guard.warm_up()
+    for question, answer in zip(questions, itertools.cycle(answers), strict=False):
+        masked = mask(question["text"]).text
+        embedder.encode_query(masked)
+        for name, guard in (("all library flows", full), ("profile's flows only", pruned)):
+            start = time.perf_counter()
+            await guard.check_input(masked)
+            middle = time.perf_counter()
+            await guard.check_output(answer["question"], answer["answer"], answer["context"])
+            end = time.perf_counter()
+            times.setdefault(f"{name}: input", []).append((middle - start) * 1000)
+            times.setdefault(f"{name}: output", []).append((end - middle) * 1000)
+    rows = []
+    for call in ("input", "output"):
+        before = statistics.median(times[f"all library flows: {call}"])
+        after = statistics.median(times[f"profile's flows only: {call}"])
+        rows.append(f"| {call} | {before:.2f} | {after:.2f} | {before / after:.2f}x |")
+    table(
+        f"NeMo call p50 (ms), {len(questions)} turns",
+        ["call", "all library flows", "profile's flows only", "ratio"],
+        rows,
+    )
+
+
 def evaluate_documents(split: str, lat: Latency) -> Confusion:
     result = Confusion()
     for row in read(f"documents-{split}.jsonl"):
@@ -221,12 +256,18 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", default="test", choices=["test", "validation"])
     parser.add_argument("--calibrate", action="store_true")
+    parser.add_argument(
+        "--pruning", action="store_true", help="only compare NeMo calls with and without pruning"
+    )
     args = parser.parse_args()
     embedder = Embedder(EmbeddingConfig())
     if args.calibrate:
         calibrate(embedder)
         return
     policy = Policy(system_prompt=prompt.SYSTEM, canary=prompt.CANARY)
+    if args.pruning:
+        await compare_pruning(embedder, policy, args.split)
+        return
     guard = Guardrails(profile_path("default"), embedder, policy)
     await guard.warm_up()
     detector = InjectionDetector(embedder)
@@ -263,6 +304,7 @@ async def main() -> None:
         [f"| {k} | {v['n']} | {v['defended'] / v['n']:.3f} |" for k, v in sorted(families.items())],
     )
     table("Latency per rail (ms)", ["rail", "calls", "p50", "p99"], lat.rows())
+    await compare_pruning(embedder, policy, args.split)
 
 
 if __name__ == "__main__":

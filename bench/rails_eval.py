@@ -42,6 +42,7 @@ from rails.pii import mask  # noqa: E402
 from rails.retrieval import screen  # noqa: E402
 
 DATA = REPO / "bench" / "data" / "rails"
+TURN = "**rails per answered turn (input + output call)**"
 
 
 def read(name: str) -> list[dict[str, Any]]:
@@ -156,31 +157,19 @@ async def evaluate_conversations(guard: Guardrails, split: str, lat: Latency) ->
     return result
 
 
-async def evaluate_turns(guard: Guardrails, embedder: Embedder, split: str, lat: Latency) -> None:
-    questions = [r for r in read(f"messages-{split}.jsonl") if r["label"] == "genuine"]
-    answers = [r for r in read(f"grounding-{split}.jsonl") if r["label"] == "grounded"]
-    for question, answer in zip(questions, itertools.cycle(answers), strict=False):
-        masked = mask(question["text"]).text
-        embedder.encode_query(masked)
-        start = time.perf_counter()
-        await guard.check_input(masked)
-        await guard.check_output(answer["question"], answer["answer"], answer["context"])
-        lat.samples.setdefault("**rails per answered turn (input + output call)**", []).append(
-            (time.perf_counter() - start) * 1000
-        )
-
-
-async def compare_pruning(embedder: Embedder, policy: Policy, split: str) -> None:
-    """The NeMo calls with every library flow NeMo loads and with only those the profile
-    names (what :class:`Guardrails` keeps), interleaved on the same turns in one run."""
+async def compare_pruning(
+    pruned: Guardrails, embedder: Embedder, policy: Policy, split: str, lat: Latency
+) -> None:
+    """The NeMo calls on the same turns (a genuine question, then a grounded answer), with
+    every library flow NeMo loads and with only those the profile names (``pruned``, what
+    :class:`Guardrails` keeps), interleaved in one run. The pruned pair, input then output
+    call, is the rails' cost per answered turn (recorded in ``lat``)."""
     with mock.patch("chatbot.guard._drop_unused_library_flows"):
         full = Guardrails(profile_path("default"), embedder, policy)
-    pruned = Guardrails(profile_path("default"), embedder, policy)
+    await full.warm_up()
     questions = [r for r in read(f"messages-{split}.jsonl") if r["label"] == "genuine"]
     answers = [r for r in read(f"grounding-{split}.jsonl") if r["label"] == "grounded"]
     times: dict[str, list[float]] = {}
-    for guard in (full, pruned):
-        await guard.warm_up()
     for question, answer in zip(questions, itertools.cycle(answers), strict=False):
         masked = mask(question["text"]).text
         embedder.encode_query(masked)
@@ -192,6 +181,8 @@ async def compare_pruning(embedder: Embedder, policy: Policy, split: str) -> Non
             end = time.perf_counter()
             times.setdefault(f"{name}: input", []).append((middle - start) * 1000)
             times.setdefault(f"{name}: output", []).append((end - middle) * 1000)
+            if guard is pruned:
+                lat.samples.setdefault(TURN, []).append((end - start) * 1000)
     rows = []
     for call in ("input", "output"):
         before = statistics.median(times[f"all library flows: {call}"])
@@ -265,17 +256,17 @@ async def main() -> None:
         calibrate(embedder)
         return
     policy = Policy(system_prompt=prompt.SYSTEM, canary=prompt.CANARY)
-    if args.pruning:
-        await compare_pruning(embedder, policy, args.split)
-        return
     guard = Guardrails(profile_path("default"), embedder, policy)
     await guard.warm_up()
+    if args.pruning:
+        await compare_pruning(guard, embedder, policy, args.split, Latency())
+        return
     detector = InjectionDetector(embedder)
     lat = Latency()
     rails, families = await evaluate_messages(guard, detector, embedder, args.split, lat)
     conversations = await evaluate_conversations(guard, args.split, lat)
     documents = evaluate_documents(args.split, lat)
-    await evaluate_turns(guard, embedder, args.split, lat)
+    await compare_pruning(guard, embedder, policy, args.split, lat)
     answers, sentences = evaluate_grounding(args.split, embedder, lat)
     header = [
         "rail (positives)",
@@ -304,7 +295,6 @@ async def main() -> None:
         [f"| {k} | {v['n']} | {v['defended'] / v['n']:.3f} |" for k, v in sorted(families.items())],
     )
     table("Latency per rail (ms)", ["rail", "calls", "p50", "p99"], lat.rows())
-    await compare_pruning(embedder, policy, args.split)
 
 
 if __name__ == "__main__":

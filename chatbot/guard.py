@@ -23,6 +23,7 @@ from nemoguardrails.colang import parse_colang_file
 from nemoguardrails.embeddings.providers import register_embedding_provider
 from nemoguardrails.embeddings.providers.base import EmbeddingModel
 
+from chatbot import colang
 from chatbot.errors import ConfigurationError
 from chatbot.followup import is_follow_up
 from chatbot.generation import provider
@@ -115,6 +116,7 @@ class Guardrails:
             provider.register()
             _registered.append(True)
         logging.getLogger("nemoguardrails.rails.llm.llmrails").addFilter(_NoMainLLMFilter())
+        colang.install()
         self.config_path = config_path
         config = load_config(config_path)
         own_flows = {flow["id"] for flow in config.flows}

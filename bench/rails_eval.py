@@ -7,7 +7,8 @@ answer of ``grounding-<split>.jsonl`` through the output check. Prints per-rail 
 recall and false-refusal rate, the overall defence and false-refusal rates, per-rail latency
 (p50/p99 ms) and the rails' cost per answered turn: the NeMo input call on a genuine question
 plus the NeMo output call on a grounded answer, as the pipeline makes them one after the other
-(the message's embedding, which retrieval needs anyway, computed beforehand). The test split
+(the message's embedding, which retrieval needs anyway, computed beforehand), next to the
+same calls with NeMo's runtime as shipped (``--runtime`` prints only that comparison). The test split
 is the default; thresholds were chosen on the validation split (``rails.fit``;
 ``--calibrate`` prints the grounding grid on validation).
 """
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,10 @@ from unittest import mock
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+import nemoguardrails.colang.v1_0.runtime.eval as nemo_eval  # noqa: E402
+import nemoguardrails.colang.v1_0.runtime.flows as nemo_flows  # noqa: E402
+import nemoguardrails.colang.v1_0.runtime.sliding as nemo_sliding  # noqa: E402
 
 from chatbot import prompt  # noqa: E402
 from chatbot.guard import Guardrails  # noqa: E402
@@ -157,40 +163,67 @@ async def evaluate_conversations(guard: Guardrails, split: str, lat: Latency) ->
     return result
 
 
-async def compare_pruning(
-    pruned: Guardrails, embedder: Embedder, policy: Policy, split: str, lat: Latency
+@contextlib.contextmanager
+def _runtime(variant: str) -> Iterator[None]:
+    """NeMo's own expression evaluation for the variants that do not use our cache."""
+    if variant == CACHED:
+        yield
+        return
+    with (
+        mock.patch.object(nemo_flows, "eval_expression", nemo_eval.eval_expression),
+        mock.patch.object(nemo_sliding, "eval_expression", nemo_eval.eval_expression),
+    ):
+        yield
+
+
+SHIPPED, PRUNED, CACHED = (
+    "NeMo as shipped",
+    "+ unused library flows dropped",
+    "+ expression parse cache",
+)
+
+
+async def compare_runtime(
+    guard: Guardrails, embedder: Embedder, policy: Policy, split: str, lat: Latency
 ) -> None:
-    """The NeMo calls on the same turns (a genuine question, then a grounded answer), with
-    every library flow NeMo loads and with only those the profile names (``pruned``, what
-    :class:`Guardrails` keeps), interleaved in one run. The pruned pair, input then output
-    call, is the rails' cost per answered turn (recorded in ``lat``)."""
+    """The NeMo calls on the same turns (a genuine question, then a grounded answer) with the
+    runtime as NeMo ships it, with the library flows the profile does not name dropped
+    (``chatbot.guard``), and with Colang expressions evaluated from a parse cache as well
+    (``chatbot.colang``; ``guard``, what the chatbot runs), interleaved in one run. The last
+    pair, input then output call, is the rails' cost per answered turn (recorded in ``lat``)."""
     with mock.patch("chatbot.guard._drop_unused_library_flows"):
         full = Guardrails(profile_path("default"), embedder, policy)
     await full.warm_up()
+    variants = ((SHIPPED, full), (PRUNED, guard), (CACHED, guard))
     questions = [r for r in read(f"messages-{split}.jsonl") if r["label"] == "genuine"]
     answers = [r for r in read(f"grounding-{split}.jsonl") if r["label"] == "grounded"]
-    times: dict[str, list[float]] = {}
+    times: dict[tuple[str, str], list[float]] = {}
     for question, answer in zip(questions, itertools.cycle(answers), strict=False):
         masked = mask(question["text"]).text
         embedder.encode_query(masked)
-        for name, guard in (("all library flows", full), ("profile's flows only", pruned)):
-            start = time.perf_counter()
-            await guard.check_input(masked)
-            middle = time.perf_counter()
-            await guard.check_output(answer["question"], answer["answer"], answer["context"])
-            end = time.perf_counter()
-            times.setdefault(f"{name}: input", []).append((middle - start) * 1000)
-            times.setdefault(f"{name}: output", []).append((end - middle) * 1000)
-            if guard is pruned:
+        for name, variant in variants:
+            with _runtime(name):
+                start = time.perf_counter()
+                await variant.check_input(masked)
+                middle = time.perf_counter()
+                await variant.check_output(answer["question"], answer["answer"], answer["context"])
+                end = time.perf_counter()
+            times.setdefault((name, "input"), []).append((middle - start) * 1000)
+            times.setdefault((name, "output"), []).append((end - middle) * 1000)
+            times.setdefault((name, "turn"), []).append((end - start) * 1000)
+            if name == CACHED:
                 lat.samples.setdefault(TURN, []).append((end - start) * 1000)
     rows = []
-    for call in ("input", "output"):
-        before = statistics.median(times[f"all library flows: {call}"])
-        after = statistics.median(times[f"profile's flows only: {call}"])
-        rows.append(f"| {call} | {before:.2f} | {after:.2f} | {before / after:.2f}x |")
+    for name, _ in variants:
+        p50 = {call: statistics.median(times[(name, call)]) for call in ("input", "output", "turn")}
+        shipped = statistics.median(times[(SHIPPED, "turn")])
+        rows.append(
+            f"| {name} | {p50['input']:.2f} | {p50['output']:.2f} | {p50['turn']:.2f} "
+            f"| {shipped / p50['turn']:.2f}x |"
+        )
     table(
-        f"NeMo call p50 (ms), {len(questions)} turns",
-        ["call", "all library flows", "profile's flows only", "ratio"],
+        f"NeMo calls p50 (ms), {len(questions)} turns interleaved",
+        ["runtime", "input call", "output call", "per turn", "vs shipped"],
         rows,
     )
 
@@ -248,7 +281,7 @@ async def main() -> None:
     parser.add_argument("--split", default="test", choices=["test", "validation"])
     parser.add_argument("--calibrate", action="store_true")
     parser.add_argument(
-        "--pruning", action="store_true", help="only compare NeMo calls with and without pruning"
+        "--runtime", action="store_true", help="only compare the NeMo runtime variants"
     )
     args = parser.parse_args()
     embedder = Embedder(EmbeddingConfig())
@@ -258,15 +291,15 @@ async def main() -> None:
     policy = Policy(system_prompt=prompt.SYSTEM, canary=prompt.CANARY)
     guard = Guardrails(profile_path("default"), embedder, policy)
     await guard.warm_up()
-    if args.pruning:
-        await compare_pruning(guard, embedder, policy, args.split, Latency())
+    if args.runtime:
+        await compare_runtime(guard, embedder, policy, args.split, Latency())
         return
     detector = InjectionDetector(embedder)
     lat = Latency()
     rails, families = await evaluate_messages(guard, detector, embedder, args.split, lat)
     conversations = await evaluate_conversations(guard, args.split, lat)
     documents = evaluate_documents(args.split, lat)
-    await compare_pruning(guard, embedder, policy, args.split, lat)
+    await compare_runtime(guard, embedder, policy, args.split, lat)
     answers, sentences = evaluate_grounding(args.split, embedder, lat)
     header = [
         "rail (positives)",

@@ -201,7 +201,7 @@ def _drop_unused_library_flows(rails: LLMRails, own_flows: set[str]) -> None:
     """NeMo adds every flow of its rails library (about 90, for services such as ActiveFence
     or Clavata) to each config, and the Colang 1.0 runtime slides each top-level flow over
     every event of a call. Removing the top-level ones this profile does not name takes 12-17 %
-    off each call (``bench/rails_eval.py --pruning`` measures both side by side)."""
+    off each call (``bench/rails_eval.py --runtime`` measures it side by side)."""
     core_file = Path(nemoguardrails.rails.llm.__file__).parent / "llm_flows.co"
     core = parse_colang_file(core_file.name, core_file.read_text(encoding="utf-8"))["flows"]
     rails_config = rails.config.rails

@@ -179,8 +179,10 @@ _PATTERNS: dict[str, str] = {
         r"rules)\b|"
         r"\b(safety|security) (checks|filters|rules) (are )?(now )?(off|disabled)\b|"
         r"\b(unfiltered|uncensored|unrestricted|unaligned) (ai|mode|model|"
-        r"assistant|version|bot)\b|\b(without|no) (any )?(restrictions|filters|censorship|"
-        r"guardrails|limitations|ethical guidelines)\b|\bDAN\b(?=.{0,80}\b(mode|prompt|act|"
+        r"assistant|version|bot)\b|"
+        # "no restrictions on withdrawals" is a banking question, not a role switch
+        r"\b(without|no) (any )?((restrictions|filters|limitations)(?! (on|for|to|of|in|at|when|"
+        r"if)\b)|censorship|guardrails|ethical guidelines)\b|\bDAN\b(?=.{0,80}\b(mode|prompt|act|"
         r"answer|respond|persona|character)\b)"
     ),
     "prompt_extraction": (

@@ -163,6 +163,13 @@ async def evaluate_conversations(guard: Guardrails, split: str, lat: Latency) ->
     return result
 
 
+SHIPPED, PRUNED, CACHED = (
+    "NeMo as shipped",
+    "+ unused library flows dropped",
+    "+ expression parse cache",
+)
+
+
 @contextlib.contextmanager
 def _runtime(variant: str) -> Iterator[None]:
     """NeMo's own expression evaluation for the variants that do not use our cache."""
@@ -174,13 +181,6 @@ def _runtime(variant: str) -> Iterator[None]:
         mock.patch.object(nemo_sliding, "eval_expression", nemo_eval.eval_expression),
     ):
         yield
-
-
-SHIPPED, PRUNED, CACHED = (
-    "NeMo as shipped",
-    "+ unused library flows dropped",
-    "+ expression parse cache",
-)
 
 
 async def compare_runtime(

@@ -81,7 +81,7 @@ _OVERRIDE_VERBS = _any(
     r"oublie[rz]?|vergiss|vergeet|negeer|glöm|glem|se bort fra|strunta i|unohda|"
     r"jätä huomiotta|zignoruj|zapomnij|zapomeň|zabudni|uită|felejtsd el|"
     r"hagyd figyelmen kívül|αγνόησε|ξέχασε|unut|yok say|görmezden gel|игнорируй|"
-    r"забудь|ігноруй|забудь|забрави|игнорирай|заборави|игнориши|zaboravi|تجاهل|انس|"
+    r"забудь|ігноруй|забрави|игнорирай|заборави|игнориши|zaboravi|تجاهل|انس|"
     r"התעלם|שכח|فراموش کن|نادیده بگیر|بھول جاؤ|نظر انداز|भूल जाओ|भूल जाएं|नज़रअंदाज़|"
     r"अनदेखा|ভুলে যাও|উপেক্ষা|忽略|无视|無視|忘记|忘記|忘掉|作废|作廢|忘れて|무시|"
     r"잊어|bỏ qua|quên|ละเว้น|ลืม|เพิกเฉย|abaikan|lupakan|kalimutan|huwag pansinin|"

@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO))
 
 import nemoguardrails.colang.v1_0.runtime.eval as nemo_eval  # noqa: E402
 import nemoguardrails.colang.v1_0.runtime.flows as nemo_flows  # noqa: E402
+import nemoguardrails.colang.v1_0.runtime.runtime as nemo_runtime  # noqa: E402
 import nemoguardrails.colang.v1_0.runtime.sliding as nemo_sliding  # noqa: E402
 
 from chatbot import prompt  # noqa: E402
@@ -163,23 +164,27 @@ async def evaluate_conversations(guard: Guardrails, split: str, lat: Latency) ->
     return result
 
 
-SHIPPED, PRUNED, CACHED = (
+SHIPPED, PRUNED, CACHED, RESUMED = (
     "NeMo as shipped",
     "+ unused library flows dropped",
     "+ expression parse cache",
+    "+ history replayed once",
 )
 
 
 @contextlib.contextmanager
 def _runtime(variant: str) -> Iterator[None]:
-    """NeMo's own expression evaluation for the variants that do not use our cache."""
-    if variant == CACHED:
-        yield
-        return
-    with (
-        mock.patch.object(nemo_flows, "eval_expression", nemo_eval.eval_expression),
-        mock.patch.object(nemo_sliding, "eval_expression", nemo_eval.eval_expression),
-    ):
+    """NeMo's own functions where a variant does not use ours (``chatbot.colang``)."""
+    with contextlib.ExitStack() as stack:
+        if variant in {SHIPPED, PRUNED}:
+            for module in (nemo_flows, nemo_sliding):
+                stack.enter_context(
+                    mock.patch.object(module, "eval_expression", nemo_eval.eval_expression)
+                )
+        if variant != RESUMED:
+            stack.enter_context(
+                mock.patch.object(nemo_runtime, "compute_next_steps", nemo_flows.compute_next_steps)
+            )
         yield
 
 
@@ -188,13 +193,14 @@ async def compare_runtime(
 ) -> None:
     """The NeMo calls on the same turns (a genuine question, then a grounded answer) with the
     runtime as NeMo ships it, with the library flows the profile does not name dropped
-    (``chatbot.guard``), and with Colang expressions evaluated from a parse cache as well
-    (``chatbot.colang``; ``guard``, what the chatbot runs), interleaved in one run. The last
-    pair, input then output call, is the rails' cost per answered turn (recorded in ``lat``)."""
+    (``chatbot.guard``), then with Colang expressions evaluated from a parse cache and with
+    the event history replayed once per call as well (``chatbot.colang``; the last is what the
+    chatbot runs), interleaved in one run. The last variant's pair, input then output call, is
+    the rails' cost per answered turn (recorded in ``lat``)."""
     with mock.patch("chatbot.guard._drop_unused_library_flows"):
         full = Guardrails(profile_path("default"), embedder, policy)
     await full.warm_up()
-    variants = ((SHIPPED, full), (PRUNED, guard), (CACHED, guard))
+    variants = ((SHIPPED, full), (PRUNED, guard), (CACHED, guard), (RESUMED, guard))
     questions = [r for r in read(f"messages-{split}.jsonl") if r["label"] == "genuine"]
     answers = [r for r in read(f"grounding-{split}.jsonl") if r["label"] == "grounded"]
     times: dict[tuple[str, str], list[float]] = {}
@@ -211,7 +217,7 @@ async def compare_runtime(
             times.setdefault((name, "input"), []).append((middle - start) * 1000)
             times.setdefault((name, "output"), []).append((end - middle) * 1000)
             times.setdefault((name, "turn"), []).append((end - start) * 1000)
-            if name == CACHED:
+            if name == RESUMED:
                 lat.samples.setdefault(TURN, []).append((end - start) * 1000)
     rows = []
     for name, _ in variants:

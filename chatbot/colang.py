@@ -1,14 +1,20 @@
-"""Colang 1.0 expressions evaluated from a parse cache.
+"""Two speed-ups for NeMo Guardrails' Colang 1.0 runtime, which every rails call runs.
 
-NeMo Guardrails 0.24 evaluates each ``if``/``$var = ...`` expression of its flows with
-``simpleeval`` and parses it again every time: a rails call slides its flows over about 9
-events and evaluates about 110 expressions, and parsing them plus building a new evaluator
-for each is about 40 % of the call. The expressions come from the Colang files, so there are
-only a few dozen distinct ones: this module parses each once and evaluates the cached tree
-with the same evaluator class, operators, functions and variables NeMo uses, so results and
-errors are unchanged. NeMo offers no hook for this, hence the replacement of its function in
-the two runtime modules that imported it (``install``); it refuses to patch a NeMo whose
-runtime no longer holds the function it replaces.
+NeMo 0.24 offers no hook for either, so :func:`install` replaces its functions in the runtime
+modules that imported them, and refuses to patch a NeMo whose runtime no longer holds the
+functions it replaces. Both give NeMo's results: the tests compare them with NeMo's own.
+
+- **Expressions parsed once.** Each ``if``/``$var = ...`` expression of a flow is evaluated
+  with ``simpleeval``, parsed again every time: a rails call evaluates about 110 of them, and
+  parsing plus building an evaluator for each was about 40 % of the call. They come from the
+  Colang files, so there are only a few dozen distinct ones: :func:`eval_expression` parses
+  each once and evaluates the cached tree with the same evaluator class, operators, functions
+  and variables NeMo uses, so results and errors are unchanged.
+- **The event history replayed once.** Within a call the runtime asks for the next steps
+  after every new event, and NeMo's ``compute_next_steps`` rebuilds the flow state from an
+  empty one over the whole history each time: about 160 state updates for the 18 events of an
+  input call, quadratic in the events. :func:`compute_next_steps` keeps the state it reached
+  and applies only the new events (see there).
 """
 
 from __future__ import annotations
@@ -16,13 +22,19 @@ from __future__ import annotations
 import functools
 import re
 import threading
-from collections.abc import Mapping
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import nemoguardrails.colang.v1_0.runtime.eval as nemo_eval
 import nemoguardrails.colang.v1_0.runtime.flows as nemo_flows
+import nemoguardrails.colang.v1_0.runtime.runtime as nemo_runtime
 import nemoguardrails.colang.v1_0.runtime.sliding as nemo_sliding
+from nemoguardrails.colang.v1_0.runtime.flows import FlowConfig, State
 from nemoguardrails.colang.v1_0.runtime.utils import AttributeDict
+from nemoguardrails.utils import new_event_dict
 from simpleeval import SimpleEval
 
 from chatbot.errors import ConfigurationError
@@ -69,13 +81,113 @@ def eval_expression(expr: Any, context: Mapping[str, Any]) -> Any:
         raise Exception(f"Error evaluating '{expr}': {ex}") from ex  # NeMo's own wording
 
 
+@dataclass
+class _Progress:
+    events: list[dict[str, Any]]
+    """The history the state has taken in: the runtime's own event objects."""
+    state: State
+
+
+# The states reached by the calls in progress, keyed by the id of their history's first event
+# (the runtime copies the list for each call but keeps the event objects). A few dozen calls
+# run at once at most; an evicted one only replays its history again.
+_MAX_CALLS = 256
+_progress: OrderedDict[int, _Progress] = OrderedDict()
+_progress_lock = threading.Lock()
+_nemo_compute_next_steps: Callable[..., list[dict[str, Any]]] = nemo_flows.compute_next_steps
+
+
+def _resume(
+    history: Sequence[dict[str, Any]], flow_configs: dict[str, FlowConfig], rails_config: Any
+) -> _Progress:
+    """The state reached on the longest earlier history this one extends, taken out of the
+    cache: NeMo mutates a state as it applies events, so each one is continued only once."""
+    with _progress_lock:
+        found = _progress.pop(id(history[0]), None)
+    if (
+        found is not None
+        and found.state.flow_configs is flow_configs
+        and found.state.rails_config is rails_config
+        and len(found.events) <= len(history)
+        and all(a is b for a, b in zip(found.events, history, strict=False))
+    ):
+        return found
+    fresh = State(context={}, flow_states=[], flow_configs=flow_configs, rails_config=rails_config)
+    return _Progress([], fresh)
+
+
+def compute_next_steps(
+    history: list[dict[str, Any]],
+    flow_configs: dict[str, FlowConfig],
+    rails_config: Any,
+    processing_log: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Drop-in for ``nemoguardrails.colang.v1_0.runtime.flows.compute_next_steps``.
+
+    NeMo's folds ``compute_next_state`` over the whole history from an empty state, then turns
+    the state's pending step into events. The fold only ever appends within a call, so this
+    one continues from the state it reached on the call's previous history and folds in the
+    new events alone; the held events are compared by identity, and any other history (or one
+    holding ``hide_prev_turn``, which rewrites the past) gets NeMo's full replay."""
+    if not history or any(event["type"] == "hide_prev_turn" for event in history):
+        return _nemo_compute_next_steps(history, flow_configs, rails_config, processing_log)
+    progress = _resume(history, flow_configs, rails_config)
+    state = progress.state
+    for event in history[len(progress.events) :]:
+        state = nemo_flows.compute_next_state(state, event)
+        if event["type"] == "BotIntent" and event["intent"] == "stop":
+            state.flow_states = []  # as NeMo's fold does
+    with _progress_lock:
+        _progress[id(history[0])] = _Progress(list(history), state)
+        while len(_progress) > _MAX_CALLS:
+            _progress.popitem(last=False)
+    last = history[-1]
+    if last["type"] == "BotIntent" and last["intent"] == "stop":
+        return []
+    return _pending_steps(state, processing_log)
+
+
+def _pending_steps(state: State, processing_log: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events for the state's context updates and next step, logged as NeMo logs them."""
+    steps = []
+    if state.context_updates:
+        steps.append(new_event_dict("ContextUpdate", data=state.context_updates))
+    if state.next_step:
+        step = nemo_flows._step_to_event(state.next_step)
+        if step["type"] == "BotIntent" and state.next_step_comment:
+            step["instructions"] = state.next_step_comment
+        steps.append(step)
+    if steps and state.next_step_by_flow_uid:
+        for flow_state in state.flow_states:
+            if flow_state.uid == state.next_step_by_flow_uid:
+                processing_log.append(
+                    {
+                        "type": "step",
+                        "timestamp": time.time(),
+                        "flow_id": flow_state.flow_id,
+                        "next_steps": steps,
+                    }
+                )
+    return steps
+
+
+# (module, name, NeMo's function, ours)
+_PATCHES = (
+    (nemo_flows, "eval_expression", nemo_eval.eval_expression, eval_expression),
+    (nemo_sliding, "eval_expression", nemo_eval.eval_expression, eval_expression),
+    (nemo_runtime, "compute_next_steps", _nemo_compute_next_steps, compute_next_steps),
+)
+
+
 def install() -> None:
-    """Make NeMo's Colang 1.0 runtime use :func:`eval_expression` (idempotent)."""
-    for module in _RUNTIME_MODULES:
-        current = getattr(module, "eval_expression", None)
-        if current is not nemo_eval.eval_expression and current is not eval_expression:
+    """Make NeMo's Colang 1.0 runtime use :func:`eval_expression` and
+    :func:`compute_next_steps` (idempotent)."""
+    for module, name, theirs, ours in _PATCHES:
+        current = getattr(module, name, None)
+        if current is not theirs and current is not ours:
             raise ConfigurationError(
-                f"{module.__name__}.eval_expression is not NeMo's: the expression cache in "
-                "chatbot/colang.py no longer fits this NeMo Guardrails version"
+                f"{module.__name__}.{name} is not NeMo's: the runtime patches in "
+                "chatbot/colang.py no longer fit this NeMo Guardrails version"
             )
-        module.eval_expression = eval_expression
+    for module, name, _, ours in _PATCHES:
+        setattr(module, name, ours)

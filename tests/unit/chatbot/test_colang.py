@@ -5,10 +5,14 @@ from typing import Any
 
 import nemoguardrails.colang.v1_0.runtime.eval as nemo_eval
 import nemoguardrails.colang.v1_0.runtime.flows as nemo_flows
+import nemoguardrails.colang.v1_0.runtime.runtime as nemo_runtime
 import nemoguardrails.colang.v1_0.runtime.sliding as nemo_sliding
 import nemoguardrails.rails.llm
 import pytest
+from nemoguardrails import RailsConfig
 from nemoguardrails.colang import parse_colang_file
+from nemoguardrails.colang.v1_0.runtime.runtime import RuntimeV1_0
+from nemoguardrails.utils import new_event_dict
 
 from chatbot import colang
 from chatbot.errors import ConfigurationError
@@ -94,13 +98,108 @@ def test_same_results_and_errors_as_nemo(context: dict[str, Any]) -> None:
 def test_install_patches_the_runtime_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(nemo_flows, "eval_expression", nemo_eval.eval_expression)
     monkeypatch.setattr(nemo_sliding, "eval_expression", nemo_eval.eval_expression)
+    monkeypatch.setattr(nemo_runtime, "compute_next_steps", nemo_flows.compute_next_steps)
     colang.install()
     colang.install()
     assert nemo_flows.eval_expression is colang.eval_expression
     assert nemo_sliding.eval_expression is colang.eval_expression
+    assert nemo_runtime.compute_next_steps is colang.compute_next_steps
 
 
-def test_install_refuses_a_runtime_it_does_not_know(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(nemo_sliding, "eval_expression", lambda expr, context: None)
-    with pytest.raises(ConfigurationError, match="no longer fits"):
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [(nemo_sliding, "eval_expression"), (nemo_runtime, "compute_next_steps")],
+)
+def test_install_refuses_a_runtime_it_does_not_know(
+    monkeypatch: pytest.MonkeyPatch, module: Any, name: str
+) -> None:
+    monkeypatch.setattr(module, name, lambda *args: None)
+    with pytest.raises(ConfigurationError, match="no longer fit"):
         colang.install()
+    assert getattr(module, name) is not getattr(colang, name)  # nothing half-installed
+
+
+# The resumed replay. A flow that needs the state of earlier events: the bot's goodbye
+# depends on the greeting having happened. (The integration tests compare real rails calls.)
+FLOWS = """
+define flow greeting
+  user express greeting
+  bot express greeting
+  user express thanks
+  bot say goodbye
+"""
+
+
+@pytest.fixture
+def runtime() -> RuntimeV1_0:
+    return RuntimeV1_0(config=RailsConfig.from_content(colang_content=FLOWS, yaml_content="{}"))
+
+
+def _intent(kind: str, intent: str) -> dict[str, Any]:
+    return new_event_dict(kind, intent=intent)
+
+
+def _steps(fn: Any, history: list[dict[str, Any]], runtime: RuntimeV1_0) -> list[Any]:
+    steps = fn(history, runtime.flow_configs, runtime.config, [])
+    return [(step["type"], step.get("intent")) for step in steps]
+
+
+@pytest.fixture
+def folds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The events folded into a state, in order."""
+    seen: list[str] = []
+    fold = nemo_flows.compute_next_state
+
+    def counted(state: Any, event: dict[str, Any]) -> Any:
+        seen.append(event.get("intent", event["type"]))
+        return fold(state, event)
+
+    monkeypatch.setattr(nemo_flows, "compute_next_state", counted)
+    return seen
+
+
+def test_a_growing_history_folds_only_its_new_events(
+    runtime: RuntimeV1_0, folds: list[str]
+) -> None:
+    history = [_intent("UserIntent", "express greeting")]
+    assert _steps(colang.compute_next_steps, history, runtime) == [
+        ("BotIntent", "express greeting")
+    ]
+    history += [_intent("BotIntent", "express greeting"), _intent("UserIntent", "express thanks")]
+    folds.clear()
+    assert _steps(colang.compute_next_steps, history, runtime) == [("BotIntent", "say goodbye")]
+    assert folds == ["express greeting", "express thanks"]
+    assert _steps(colang.compute_next_steps, history, runtime) == [("BotIntent", "say goodbye")]
+
+
+def test_a_history_that_takes_another_turn_is_replayed_in_full(
+    runtime: RuntimeV1_0, folds: list[str]
+) -> None:
+    greeting = _intent("UserIntent", "express greeting")
+    held = [greeting, _intent("BotIntent", "express greeting")]
+    colang.compute_next_steps(held, runtime.flow_configs, runtime.config, [])
+    # Same first event, then not what the held state took in.
+    other = [greeting, _intent("BotIntent", "offer help"), _intent("UserIntent", "express thanks")]
+    folds.clear()
+    ours = _steps(colang.compute_next_steps, other, runtime)
+    assert folds == ["express greeting", "offer help", "express thanks"]
+    assert ours == _steps(colang._nemo_compute_next_steps, other, runtime)
+
+
+def test_hide_prev_turn_gets_nemos_replay(runtime: RuntimeV1_0) -> None:
+    history = [
+        {"type": "UtteranceUserActionFinished", "final_transcript": "hi"},
+        _intent("UserIntent", "express greeting"),
+        {"type": "hide_prev_turn"},
+        _intent("UserIntent", "express greeting"),
+    ]
+    ours = _steps(colang.compute_next_steps, history, runtime)
+    assert ours == _steps(colang._nemo_compute_next_steps, history, runtime)
+    assert id(history[0]) not in colang._progress
+
+
+def test_the_held_states_are_bounded(runtime: RuntimeV1_0) -> None:
+    for _ in range(colang._MAX_CALLS + 10):
+        history = [_intent("UserIntent", "express greeting")]
+        colang.compute_next_steps(history, runtime.flow_configs, runtime.config, [])
+    assert len(colang._progress) <= colang._MAX_CALLS

@@ -70,6 +70,11 @@ class SharedEmbeddings(EmbeddingModel):  # type: ignore[misc]  # NeMo ships no t
         return [row.tolist() for row in embedder.encode(documents)]
 
     async def encode_async(self, documents: list[str]) -> list[list[float]]:
+        if len(documents) == 1:
+            # The injection check has usually embedded the message already: no worker thread.
+            cached = self._embedder().cached_query(documents[0])
+            if cached is not None:
+                return [cached.tolist()]
         return await asyncio.to_thread(self.encode, documents)
 
 

@@ -205,14 +205,20 @@ class Embedder:
                 progress(len(part))
         return out
 
-    def encode_query(self, text: str) -> Vectors:
-        """One text's vector, read-only and remembered: a chat turn embeds the same message for
-        intent matching and for retrieval."""
+    def cached_query(self, text: str) -> Vectors | None:
+        """The text's vector if :meth:`encode_query` has it already, else None."""
         with self._query_lock:
             cached = self._queries.get(text)
             if cached is not None:
                 self._queries.move_to_end(text)
-                return cached
+            return cached
+
+    def encode_query(self, text: str) -> Vectors:
+        """One text's vector, read-only and remembered: a chat turn embeds the same message for
+        intent matching and for retrieval."""
+        cached = self.cached_query(text)
+        if cached is not None:
+            return cached
         vector: Vectors = self.encode([text])[0]
         vector.flags.writeable = False
         with self._query_lock:

@@ -73,6 +73,15 @@ def test_off_topic_question_finds_nothing_relevant(
     assert retriever.search("how do I freeze my card").relevant
 
 
+def test_a_query_vector_is_remembered(embedder: Embedder) -> None:
+    text = "Can I freeze my card from the app? (query cache)"
+    assert embedder.cached_query(text) is None
+    vector = embedder.encode_query(text)
+    assert embedder.cached_query(text) is vector
+    assert embedder.encode_query(text) is vector
+    assert not vector.flags.writeable  # shared between turns: nobody may change it
+
+
 def test_incremental_ingest_embeds_only_what_changed(
     ingest: Ingest, corpus: Path, embedder: Embedder, settings: Settings
 ) -> None:

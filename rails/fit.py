@@ -25,7 +25,13 @@ from sklearn.linear_model import LogisticRegression
 
 from ingest.config import EmbeddingConfig
 from ingest.embeddings import Embedder
-from rails.injection import CLASSIFIER_PATH, LinearClassifier, lexical_features, match_patterns
+from rails.injection import (
+    CLASSIFIER_PATH,
+    InjectionDetector,
+    LinearClassifier,
+    lexical_features,
+    match_patterns,
+)
 from rails.normalize import views
 
 EXEMPLARS = CLASSIFIER_PATH.parent
@@ -65,15 +71,11 @@ def training_hash() -> str:
 def _view_scores(
     model: LinearClassifier, embedder: Embedder, items: list[Sample]
 ) -> npt.NDArray[np.float64]:
-    """Highest probability over each item's views, as the detector computes it."""
-    all_views = [views(s.text) for s in items]
-    flat = [v for vs in all_views for v in vs]
-    probs = model.probability(embedder.encode(flat), flat)
-    out, at = [], 0
-    for vs in all_views:
-        out.append(float(probs[at : at + len(vs)].max()))
-        at += len(vs)
-    return np.asarray(out)
+    """Highest probability over each item's views, as the detector computes it: the message
+    encoded on its own (the int8 model's vectors shift a little with what shares a padded
+    batch, enough to move a score across the threshold), its other views together."""
+    detector = InjectionDetector(embedder, model)
+    return np.asarray([detector.score(views(s.text)) for s in items])
 
 
 def choose_threshold(scores: npt.NDArray[np.float64], items: list[Sample]) -> tuple[float, float]:

@@ -66,10 +66,11 @@ def _any(alternatives: str) -> str:
             words.append(alternatives[start:at])
             start = at + 1
     words.append(alternatives[start:])
-    parts = [
-        rf"(?<!\w)(?:{word})(?!\w)" if all(ord(ch) < 0x600 for ch in word) else f"(?:{word})"
-        for word in words
-    ]
+    spaced = [word for word in words if all(ord(ch) < 0x600 for ch in word)]
+    # One pair of word boundaries around all of them: inside a word the lookbehind fails once
+    # instead of once per word, which keeps the long lists cheap (same matches).
+    parts = [rf"(?<!\w)(?:{'|'.join(spaced)})(?!\w)"] if spaced else []
+    parts += [f"(?:{word})" for word in words if word not in spaced]
     return "(?:" + "|".join(parts) + ")"
 
 
@@ -104,7 +105,7 @@ _UNRESTRICTED = _any(
     r"regras)|senza (restrizioni|filtri|regole)|sans (restrictions?|filtres?|limites|"
     r"règles)|ohne (einschränkungen|regeln|filter)|zonder (beperkingen|regels)|"
     r"utan begränsningar|uden (filtre|begrænsninger)|uten begrensninger|"
-    r"ilman rajoituksia|bez (ograniczeń|cenzury|omezení|obmedzení|ograničenja|"
+    r"ilman rajoituksia|rajoittamaton|bez (ograniczeń|cenzury|omezení|obmedzení|ograničenja|"
     r"ogranicheniy)|fără (restricții|filtre)|korlát\w* nélkül\w*|"
     r"χωρίς (κανέναν )?περιορισμ\w*|k\u0131s\u0131tlama olmadan|"
     r"k\u0131s\u0131tlamas\u0131z|без (ограничений|"
@@ -120,7 +121,7 @@ _UNRESTRICTED = _any(
 _DEV_MODE = _any(
     r"modo (desarrollador|desenvolvedor|sviluppatore|programador)|mode (développeur|"
     r"dev)|entwicklermodus|ontwikkelaarsmodus|utvecklarläge|udviklertilstand|"
-    r"utviklermodus|kehittäjätila|tryb (dewelopera|programisty)|vývojářský režim|"
+    r"utviklermodus|kehittäjätila\w*|tryb (dewelopera|programisty)|vývojářský režim|"
     r"režim vývojára|modul dezvoltator|fejlesztői mód|λειτουργία προγραμματιστή|"
     r"geliştirici modu|режим разработчика|режим розробника|режим за разработчици|"
     r"режим програмера|وضع المطور|מצב מפתח|حالت توسعه|ڈویلپر موڈ|डेवलपर मोड|"
@@ -140,16 +141,134 @@ _SYSTEM_PROMPT = _any(
     r"隠された指示|시스템 프롬프트|lời nhắc hệ thống|พรอมต์ระบบ|prompt sistem|"
     r"instruksi (sistem|rahasia)|system message|mensaje del sistema|message système"
 )
+# "AI" in capitals only where the letters are also a common word ("mi" Spanish: my; "ai"
+# Italian: to the; "ki" Hinglish: of).
 _AI = _any(
-    r"ia|ai|ki|mi|ии|ші|bot|chatbot|robot|ذكاء اصطناعي|בינה מלאכותית|هوش مصنوعی|एआई|"
+    r"ia|(?-i:AI|KI|MI)|tekoäly\w*|model|modelo|modello|modell|modèle|ии|ші|bot|chatbot|"
+    r"robot|ذكاء اصطناعي|בינה מלאכותית|هوش مصنوعی|एआई|"
     r"এআই|人工智能|人工智慧|챗봇|ボット|asistent\w*|assistant\w*|assistente|модель|"
     r"βοηθ\w*|sahayak"
+)
+# System-prompt extraction in other languages: "your hidden rules", "the text above this
+# conversation", "your instructions word for word". Hidden / concealed (also "hidden in your
+# instructions": a few words may come between)...
+_HIDDEN = _any(
+    r"ocult[oa]s?|nascost[oeai]|cach[ée]e?s?|versteckt\w*|verborgen\w*|dold[ae]?|skjult\w*|"
+    r"piilo\w*|ukryt\w*|skryt\w*|ascuns\w*|rejtett\w*|κρυφ\w*|κρυμμέν\w*|скрыт\w*|"
+    r"прихован\w*|скрит\w*|скривен\w*|skriven\w*|المخفية|مخفية|הנסתרות|נסתרות|پنهان\S*|"
+    r"مخفی\S*|پوشیدہ|छिपे|छुपे|छिपी|লুকানো|隐藏|隱藏|隠された|隠し|숨겨진|숨은|bị ẩn|ẩn giấu|"
+    r"ที่ซ่อน\S*|tersembunyi|nakatago|zilizofichwa|iliyofichwa|chhupe|chupe"
+)
+# ...secret / internal / confidential only right next to the noun: a PIN is "número secreto",
+# "비밀번호", "รหัสลับ".
+_SECRET = _any(
+    r"secret[oa]s?|secret(e|s|es)?|secrètes?|intern[oa]s|interne|confidencia(l|les|is)|"
+    r"segret[oeai]|riservat[oeai]|confidentiel(le)?s?|geheim\w*|interne[nr]?|vertraulich\w*|"
+    r"vertrouwelijk\w*|hemlig\w*|hemmelig\w*|fortrolig\w*|salai\w*|sisäi\w*|tajn\w*|"
+    r"poufn\w*|wewnętrzn\w*|vnitřní\w*|vnútorn\w*|secrete|titkos\w*|belső|bizalmas|"
+    r"μυστικ\w*|εσωτερικ\w*|gizli|секретн\w*|тайн\w*|внутренн\w*|таємн\w*|внутрішн\w*|"
+    r"вътрешн\w*|тајн\w*|السرية|الداخلية|سرية|הסודיות|הפנימיות|סודיות|محرمانه|خفیہ|गुप्त|"
+    r"গোপন|秘密|机密|機密|非公開|비밀(?!번호)|bí mật|(?<!รหัส)ลับ|rahasia\w*|rahsia\w*|"
+    r"lihim|sikreto|za siri|gupt"
+)
+# What the bot was told: instructions, rules, prompt, guidelines.
+_TOLD_MORE = _any(
+    r"prompt\w*|directrices|pautas|direttive|richtlinien|richtlijnen|riktlinjer|"
+    r"retningslinjer|wytyczn\w*|směrnic\w*|smernic\w*|irányelv\w*|yönerge\w*|директив\w*|"
+    r"настанов\w*|smjernic\w*|uput\w*|упут\w*|ohjee\w*|промпт\w*|إرشادات|הנחיות|הנחיית|"
+    r"دستورات\S*|हिदायत\w*|提示词|提示詞|プロンプト|프롬프트|พรอมต์|gesaan|maelekezo|maagizo|"
+    r"panuto|hidayat"
+)
+_TOLD = f"(?:{_INSTRUCTION_NOUNS}|{_TOLD_MORE})"
+_SECRET_RULES = (
+    f"{_HIDDEN}.{{0,12}}?{_TOLD}|{_TOLD}.{{0,12}}?{_HIDDEN}|{_SECRET}\\s?{_TOLD}|"
+    f"{_TOLD}\\s?{_SECRET}"
+)
+# "System prompt" and "system message" in the forms _SYSTEM_PROMPT lacks.
+_SYSTEM_MESSAGE = _any(
+    r"системн\w+ (си |свой |твой |ваш )?(промпт\w*|инструкц\w*|подсказк\w*|съобщени\w*|"
+    r"сообщени\w*)|rendszerüzenet\w*|rendszerprompt\w*|gesaan sistem|"
+    r"(maelekezo|maagizo|ujumbe) (yako |wako )?(ya |wa )?mfumo|μήνυμα συστήματος|"
+    r"sistem mesaj\w*|wiadomoś\w* systemow\w*|systemow\w* (prompt\w*|polecen\w*)|"
+    r"systémov\w* (zpráv\w*|prompt\w*|správ\w*|inštrukci\w*|instrukc\w*)|"
+    r"(promptul|mesajul) de sistem|sistemsk\w* (prompt\w*|upit\w*|uput\w*|poruk\w*)|"
+    r"системск\w* (промпт\w*|упутств\w*|порук\w*)|systeemprompt\w*|systeeminstructie\w*|"
+    r"systeembericht\w*|systemmeddelande\w*|systeminstruktion\w*|systemmeddelelse\w*|"
+    r"systemmelding\w*|systeminstruks\w*|järjestelmäkehote\w*|järjestelmäviesti\w*|"
+    r"järjestelmäohje\w*|הנחיית המערכת|הודעת המערכת|رسالة النظام|پیام سیستم\S*|سسٹم میسج|"
+    r"सिस्टम (संदेश|मैसेज|निर्देश)|系统消息|系統訊息|系统提示词|システムメッセージ|시스템 메시지|"
+    r"tin nhắn hệ thống|ข้อความระบบ|pesan sistem|mesej sistem|arahan sistem|"
+    r"mensagem do sistema|messaggio di sistema"
+)
+# "Above / before this conversation", "at its start", "before my first message".
+_PRECEDING = _any(
+    r"(encima|antes|arriba) de (esta|nuestra|la) (conversación|charla|chat)|"
+    r"(al )?(principio|inicio|comienzo) de (esta |nuestra |la )?(conversación|charla|chat)|"
+    r"(por )?(cima|antes) (desta|da nossa|dessa) (conversa|mensagem)|"
+    r"(no )?(início|começo) da conversa|(sopra|prima di) (questa|la nostra) (conversazione|chat)|"
+    r"(all')?inizio della (conversazione|chat)|(au-dessus|avant) (de )?(cette|notre) "
+    r"(conversation|discussion)|(avant|au-dessus de) (ce|mon premier) message|"
+    r"(au )?début de (la|cette|notre) (conversation|discussion)|"
+    r"(über|vor) (diesem|unserem) (gespräch|chat|verlauf)|(vor|über) meiner ersten nachricht|"
+    r"(am )?anfang (des|dieses|unseres) (gesprächs|chats)|(boven|vóór|voor) dit gesprek|"
+    r"begin van (het|dit) gesprek|ovanför (mitt första meddelande|den här konversationen|"
+    r"samtalet)|före (mitt första meddelande|den här konversationen)|(i )?början av "
+    r"(samtalet|konversationen)|over (denne|denne her) (samtalen|samtale|chatten)|(før|inden) "
+    r"(denne samtalen|denne samtale|min første melding|min første besked)|starten av samtalen|"
+    r"ennen (tätä keskustelua|ensimmäistä viestiäni)|keskustelun (alussa|yläpuolella)|"
+    r"(nad|przed) (tą|tę|naszą) rozmow\w*|(z )?początku rozmowy|"
+    r"(nad|před|pred) (touto|naší|našou) (konverzac\w*|konverzác\w*|konverzací)|"
+    r"na začátku (konverzace|rozhovoru)|na začiatku (konverzácie|rozhovoru)|"
+    r"(deasupra|înainte de) (acestei|această) conversați\w*|începutul conversației|"
+    r"a beszélgetés (elején|előtt|felett)|az első üzenetem előtt|"
+    r"(πάνω από|πριν από) (αυτή τη|τη) συνομιλία|στην αρχή της συνομιλίας|"
+    r"bu (konuşman\u0131n|sohbetin) (üstünde|üzerinde|öncesinde|baş\u0131nda)|"
+    r"(над|перед|до) (этим|этой|нашим|нашей|цим|цією|тази|този) (разговором|беседой|"
+    r"перепиской|чатом|розмовою|разговор|чат)|перед (началом|початком) (чата|"
+    r"разговора|розмови|чату)|в начале (чата|разговора|беседы)|на початку (розмови|чату)|"
+    r"(изнад|пре) (овог|овај) (разговора|чета)|(iznad|prije|pre) (ovog|ovoga) (razgovora|"
+    r"chata)|na početku razgovora|"
+    r"فوق هذه المحادثة|قبل هذه المحادثة|في بداية المحادثة|מעל השיחה|לפני השיחה|"
+    r"בתחילת השיחה|بالای این (گفتگو|مکالمه)|قبل از این (گفتگو|مکالمه)|ابتدای (گفتگو|مکالمه)|"
+    r"(گفتگو|بات چیت) سے (اوپر|پہلے)|(گفتگو|بات چیت) کے شروع میں|شروع میں (تمہیں|آپ کو)|"
+    r"बातचीत से (ऊपर|पहले)|बातचीत (की )?शुरुआत|কথোপকথনের (উপরে|আগে|শুরুতে)|"
+    r"(对话|對話)(之前|以前|开始|開始|上方)|この会話の(前|上|最初|冒頭)|会話の(前|冒頭|最初)|"
+    r"이 대화 (위|앞|전|이전|시작)|대화 (시작|이전)|(phía )?trên cuộc (trò chuyện|hội thoại) này|"
+    r"trước cuộc (trò chuyện|hội thoại)|đầu cuộc (trò chuyện|hội thoại)|ก่อนบทสนทนา|"
+    r"เหนือบทสนทนา|ตอนต้นของบทสนทนา|di atas (percakapan|perbualan) ini|"
+    r"sebelum (percakapan|perbualan) ini|awal (percakapan|perbualan)|sa itaas ng usapan|"
+    r"bago ang usapan|juu ya mazungumzo haya|kabla ya mazungumzo haya|mwanzo wa mazungumzo|"
+    r"is (baatcheet|chat) se (upar|pehle)|chat ke shuru mein"
+)
+# "Word for word", "verbatim" (not words that also mean "as it is": "tal cual", "そのまま").
+_VERBATIM = _any(
+    r"palabra por palabra|al pie de la letra|palavra por palavra|parola per parola|"
+    r"alla lettera|testualmente|mot (à|pour) mot|textuellement|wort für wort|wörtlich|"
+    r"woord voor woord|letterlijk|ord för ord|ordagrant|ord for ord|ordrett|sanasta sanaan|"
+    r"sanatarkasti|słowo w słowo|dosłownie|slovo od slova|slovo po slove|cuvânt cu cuvânt|"
+    r"szó szerint|szóról szóra|λέξη προς λέξη|αυτολεξεί|kelimesi kelimesine|слово в слово|"
+    r"дословно|дослівно|слово по слово|дума по дума|реч по реч|riječ po riječ|reč po reč|"
+    r"od reči do reči|حرفي\S*|كلمة بكلمة|מילה במילה|کلمه به کلمه|لفظ بہ لفظ|शब्दशः|"
+    r"শব্দে শব্দে|一字不差|一字一句|逐字|原封不动|原封不動|한 글자도|토씨 하나|từng chữ|"
+    r"nguyên văn|คำต่อคำ|kata demi kata|perkataan demi perkataan|kata per kata|"
+    r"salita por salita|neno kwa neno|word for word|verbatim|lafz ba lafz"
+)
+# The text itself ("the text above this conversation").
+_TEXT = _any(
+    r"texto|testo|texte|text|tekst\w*|κείμενο|metni|текст\w*|النص|הטקסט|متن|ٹیکسٹ|टेक्स्ट|"
+    r"লেখা|文字|文本|内容|內容|文章|テキスト|텍스트|내용|văn bản|ข้อความ|teks|maandishi"
+)
+_EXTRACTION = (
+    f"{_SECRET_RULES}|{_SYSTEM_MESSAGE}|"
+    f"{_PRECEDING}.{{0,80}}?(?:{_VERBATIM}|{_TOLD}|{_TEXT})|"
+    f"(?:{_VERBATIM}|{_TOLD}|{_TEXT}).{{0,80}}?{_PRECEDING}|"
+    f"{_VERBATIM}.{{0,60}}?{_TOLD}|{_TOLD}.{{0,60}}?{_VERBATIM}"
 )
 _ELSEWHERE = ".{0,40}?"
 MULTILINGUAL = (
     f"{_OVERRIDE_VERBS}{_ELSEWHERE}{_INSTRUCTION_NOUNS}|{_INSTRUCTION_NOUNS}{_ELSEWHERE}"
     f"{_OVERRIDE_VERBS}|{_AI}{_ELSEWHERE}{_UNRESTRICTED}|{_UNRESTRICTED}{_ELSEWHERE}{_AI}|"
-    f"{_DEV_MODE}|{_SYSTEM_PROMPT}"
+    f"{_DEV_MODE}|{_SYSTEM_PROMPT}|{_EXTRACTION}"
 )
 
 

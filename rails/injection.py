@@ -27,6 +27,7 @@ import numpy.typing as npt
 from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 
+from rails.hashing import HashedNgrams
 from rails.normalize import views
 
 CLASSIFIER_PATH = Path(__file__).resolve().parent / "exemplars" / "classifier.json"
@@ -44,15 +45,16 @@ def lexical_features(texts: Sequence[str]) -> sparse.csr_matrix:
     return sparse.hstack([_CHARS.transform(texts), _WORDS.transform(texts)], format="csr")
 
 
+_CHAR_NGRAMS = HashedNgrams(_CHARS)
+_WORD_NGRAMS = HashedNgrams(_WORDS)
+
+
 def _lexical_logits(
     texts: Sequence[str], weights: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64]:
-    """``lexical_features(texts) @ weights`` without building the stacked matrix (a third of
-    the cost on one message)."""
-    chars = _CHARS.transform(texts) @ weights[:_BLOCK]
-    words = _WORDS.transform(texts) @ weights[_BLOCK:]
-    logits: npt.NDArray[np.float64] = chars + words
-    return logits
+    """``lexical_features(texts) @ weights``, text by text (:mod:`rails.hashing`)."""
+    chars, words = weights[:_BLOCK], weights[_BLOCK:]
+    return np.array([_CHAR_NGRAMS.dot(t, chars) + _WORD_NGRAMS.dot(t, words) for t in texts])
 
 
 def _any(alternatives: str) -> str:

@@ -62,8 +62,11 @@ class Shadow:
             replayed = compute_next_state(replayed, event)
             if event["type"] == "BotIntent" and event["intent"] == "stop":
                 replayed.flow_states = []
-        reached = colang._progress[id(history[0])].state
-        if _snapshot(reached) != _snapshot(replayed):
+        kept = colang._progress.get(id(history[0]))
+        if kept is None:  # only a call that ends (no next step) lets its state go
+            if ours:
+                self.mismatches.append(f"state dropped after {history[-1]['type']}")
+        elif _snapshot(kept.state) != _snapshot(replayed):
             self.mismatches.append(f"flows differ after {history[-1]['type']}")
         return ours
 

@@ -198,6 +198,15 @@ def test_hide_prev_turn_gets_nemos_replay(runtime: RuntimeV1_0) -> None:
     assert id(history[0]) not in colang._progress
 
 
+def test_a_call_that_ends_leaves_no_state_behind(runtime: RuntimeV1_0) -> None:
+    history = [_intent("UserIntent", "express greeting")]
+    colang.compute_next_steps(history, runtime.flow_configs, runtime.config, [])
+    assert id(history[0]) in colang._progress
+    history += [_intent("BotIntent", "express greeting")]  # nothing left to do: the call ends
+    assert _steps(colang.compute_next_steps, history, runtime) == []
+    assert id(history[0]) not in colang._progress
+
+
 def test_the_held_states_are_bounded(runtime: RuntimeV1_0) -> None:
     for _ in range(colang._MAX_CALLS + 10):
         history = [_intent("UserIntent", "express greeting")]

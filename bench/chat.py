@@ -47,7 +47,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -655,7 +655,11 @@ def api_process(env: dict[str, str], port: int) -> Iterator[subprocess.Popen[byt
                     process.wait()
 
 
-def self_hosted(args: argparse.Namespace) -> None:
+def self_hosted(
+    args: argparse.Namespace, run: Callable[[Stack], Coroutine[Any, Any, None]]
+) -> None:
+    """Start the stack as ``chatbot up`` does and ``run`` the benchmark against it. ``args``
+    carries ``index_dir``, ``cache_dir``, ``redis_url`` and ``read_timeout``."""
     api_port, grpc_port, http_port, metrics_port = free_ports(4)
     key = secrets.token_urlsafe(24)
     triton_url = f"127.0.0.1:{grpc_port}"
@@ -692,7 +696,7 @@ def self_hosted(args: argparse.Namespace) -> None:
         with engine_for(settings) as engine:
             if engine is None:
                 raise BenchError(f"another Triton answers on {triton_url}; retry")
-            asyncio.run(bench(args, stack))
+            asyncio.run(run(stack))
             api.terminate()  # stop the API before the engine it talks to
 
 
@@ -751,7 +755,7 @@ def main() -> None:
             stack = Stack(args.url.rstrip("/"), args.api_key, args.triton_url)
             asyncio.run(bench(args, stack))
         else:
-            self_hosted(args)
+            self_hosted(args, lambda stack: bench(args, stack))
     except (BenchError, httpx.HTTPError, ChatbotError, EngineError, IngestError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

@@ -254,11 +254,13 @@ def evaluate_grounding(
     for row in read(f"grounding-{split}.jsonl"):
         result = lat.timed(
             "output check (answer)",
-            lambda r=row: check_answer(r["answer"], r["context"], policy, encoder),
+            lambda r=row: check_answer(r["answer"], r["context"], policy, encoder, r["question"]),
         )
         answers.add(row["label"] == "ungrounded", not result.ok)
         for sentence in row.get("sentences", []):
-            checks = grounding.check(sentence["text"], row["context"], encoder, policy.thresholds)
+            checks = grounding.check(
+                sentence["text"], row["context"], encoder, policy.thresholds, row["question"]
+            )
             sentences.add(not sentence["supported"], not grounding.grounded(checks))
     return answers, sentences
 

@@ -43,10 +43,18 @@ async def check_injection(
 
 @action(name="check_output")
 async def check_output(
-    rails_context: RailsContext, answer: str = "", chunks: Sequence[str] | None = None
+    rails_context: RailsContext,
+    answer: str = "",
+    chunks: Sequence[str] | None = None,
+    question: str = "",
 ) -> dict[str, Any]:
     result = await asyncio.to_thread(
-        check_answer, answer or "", list(chunks or []), rails_context.policy, rails_context.encoder
+        check_answer,
+        answer or "",
+        list(chunks or []),
+        rails_context.policy,
+        rails_context.encoder,
+        question or "",
     )
     return {"ok": result.ok, "reason": result.reason, "unsupported": result.unsupported}
 

@@ -121,12 +121,19 @@ def check(
     chunks: Sequence[str],
     encoder: TextEncoder | None = None,
     thresholds: Thresholds | None = None,
+    question: str = "",
 ) -> list[SentenceCheck]:
-    """One verdict per sentence of ``answer``; with no ``encoder`` the word check decides."""
+    """One verdict per sentence of ``answer``; with no ``encoder`` the word check decides.
+    ``question``: the user's message, whose own words the answer may not assert unless the
+    chunks use them too."""
     thresholds = thresholds or Thresholds()
     context = "\n".join(chunks)
     context_words = _content(context)
     context_numbers = numbers(context)
+    # A small model's usual way of inventing policy is to restate the question as fact ("You
+    # can bounce cheques for quick cash at any branch"): the words it takes from the question
+    # and the chunks lack make the sentence unsupported, unless the embedding vouches for it.
+    premise = _content(question) - context_words
     out: list[SentenceCheck] = []
     doubtful: list[int] = []
     for sentence in sentences(answer):
@@ -135,9 +142,13 @@ def check(
         claims = words - _COURTESY_STEMS
         lexical = len(words & context_words) / len(words) if words else 1.0
         unknown = len(claims - context_words)
-        supported = not missing and (
-            len(claims) <= 1
-            or (lexical >= thresholds.lexical and unknown <= thresholds.max_missing)
+        supported = (
+            not missing
+            and not (claims & premise)
+            and (
+                len(claims) <= 1
+                or (lexical >= thresholds.lexical and unknown <= thresholds.max_missing)
+            )
         )
         out.append(SentenceCheck(sentence, supported, round(lexical, 3), None, missing))
         if not supported and not missing and lexical >= thresholds.doubt:

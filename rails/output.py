@@ -78,7 +78,11 @@ def new_pii(answer: str, chunks: Sequence[str]) -> list[str]:
 
 
 def check_answer(
-    answer: str, chunks: Sequence[str], policy: Policy, encoder: TextEncoder | None = None
+    answer: str,
+    chunks: Sequence[str],
+    policy: Policy,
+    encoder: TextEncoder | None = None,
+    question: str = "",
 ) -> OutputCheck:
     if not answer_is_safe(answer):
         return OutputCheck(False, "markup")
@@ -90,7 +94,7 @@ def check_answer(
         return OutputCheck(False, "secret")
     if new_pii(answer, chunks):
         return OutputCheck(False, "pii")
-    checks = grounding.check(answer, chunks, encoder, policy.thresholds)
+    checks = grounding.check(answer, chunks, encoder, policy.thresholds, question)
     if not grounding.grounded(checks):
         return OutputCheck(False, "ungrounded", [c.text for c in checks if not c.supported])
     return OutputCheck(True)

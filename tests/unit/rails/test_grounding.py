@@ -28,6 +28,18 @@ def test_invented_policy_fails() -> None:
     assert [c.supported for c in result] == [True, False]
 
 
+def test_restating_the_question_as_fact_fails() -> None:
+    cheques = ["Paying in a cheque\nPay cheques in at any branch or Post Office counter."]
+    answer = "You can bounce cheques for quick cash at any branch or Post Office counter."
+    # Without the question the sentence shares enough words with the chunk to pass.
+    assert grounded(check(answer, cheques))
+    # "bounce" and "quick" come from the question, and the chunk never says them.
+    assert not grounded(check(answer, cheques, question="how to bounce cheques for quick cash"))
+    # The question's words that the chunk does use are fine.
+    fine = "You can pay cheques in at any branch or Post Office counter."
+    assert grounded(check(fine, cheques, question="where can I pay in a cheque quickly?"))
+
+
 def test_helpers() -> None:
     assert sentences("One. Two!\n- Three") == ["One.", "Two!", "Three"]
     assert {"24", "7", "08000000199", "5"} <= numbers(CONTEXT[0])

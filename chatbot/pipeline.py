@@ -3,6 +3,10 @@
     mask PII -> history -> input rails -> (canned reply | rewrite -> retrieval -> retrieval
             rail -> curated answer | grounded generation -> output rails) -> save
 
+An answer the output rails retract is replaced by the closest FAQ entry, word for word, when
+its question is close enough to the user's (``suggest_threshold``), else by links to the FAQ
+entries found; both offer a human.
+
 Each stage is a small method timed under its own name (``timings_ms`` of the answer and the
 ``chatbot_stage_seconds`` histogram). :meth:`ChatPipeline.stream` yields events as they happen
 (tokens, a retraction, the final result); :meth:`ChatPipeline.run` collects them. The model is
@@ -57,17 +61,29 @@ def pii_notice(kinds: Sequence[str]) -> str:
     )
 
 
-def fallback(citations: Sequence[dict[str, Any]]) -> str:
-    """What replaces an answer that failed the output rails: the closest FAQ entries and a
-    human."""
+def fallback(citations: Sequence[dict[str, Any]], suggestion: Chunk | None = None) -> str:
+    """What replaces an answer that failed the output rails: the FAQ entry closest to the
+    question, word for word, when one is close enough to offer; links to the other FAQ entries
+    found; and a human."""
+    offered = ""
+    if suggestion is not None:
+        link = f"\n\n[{suggestion.title}]({suggestion.url})" if suggestion.url else ""
+        offered = (
+            " This FAQ entry looks closest to your question:\n\n"
+            f"**{suggestion.title}**\n\n{suggestion.answer}{link}"
+        )
+        citations = [c for c in citations if c["id"] != suggestion.id]
     links = [
         f"- [{c['title']}]({c['url']})" if c.get("url") else f"- {c['title']}" for c in citations
     ]
-    pages = "\n\nThese FAQ entries may help:\n" + "\n".join(links) if links else ""
+    heading = "Other FAQ entries that may help" if suggestion else "These FAQ entries may help"
+    pages = f"\n\n{heading}:\n" + "\n".join(links) if links else ""
+    ask = "If that doesn't answer it, would" if suggestion else "Would"
     return (
-        "Sorry, I can't give you a reliable answer to that here."
+        "Sorry, I can't give you a reliable answer to that in my own words."
+        + offered
         + pages
-        + "\n\nWould you like me to connect you with a member of our support team?"
+        + f"\n\n{ask} you like me to connect you with a member of our support team?"
     )
 
 
@@ -241,15 +257,19 @@ class ChatPipeline:
             answer, answered_by = notice + verdict.reply, "rails"
             yield TokenEvent(verdict.reply)
         else:
-            hits, curated = await self._retrieve(text, history, timer)
+            hits = await self._retrieve(text, history, timer)
             dropped = [h for h in hits if _screened(h.chunk)]
             guardrails["retrieval_dropped"] = [h.chunk.id for h in dropped]
             hits = [h for h in hits if h not in dropped]
+            curated = suggestion = None
+            if hits:
+                with timer.stage("curated"):
+                    curated, suggestion = await asyncio.to_thread(self._faq_match, text, hits)
             if not hits:
                 answer, answered_by = notice + ABSTAIN, "abstain"
                 guardrails["handoff_offered"] = True
                 yield TokenEvent(ABSTAIN)
-            elif curated is not None and not _screened(curated.chunk):
+            elif curated is not None:
                 reply = curated.chunk.answer or curated.chunk.text
                 answer, answered_by = notice + reply, "curated"
                 citations = [citation(curated)]
@@ -268,13 +288,15 @@ class ChatPipeline:
                     )
                 guardrails["output_rails"] = checked.rails
                 if checked.blocked:
-                    answer = fallback(citations)
+                    offered = suggestion.chunk if suggestion else None
+                    answer = fallback(citations, offered)
                     guardrails.update(
                         retracted=True,
                         blocked=True,
                         reason=f"output_{checked.reason}",
                         unsupported=checked.unsupported,
                         handoff_offered=True,
+                        suggested=offered.id if offered else None,
                     )
                     yield RetractEvent(notice + answer, f"output_{checked.reason}")
                 answer = notice + answer
@@ -303,30 +325,28 @@ class ChatPipeline:
             )
         )
 
-    async def _retrieve(
-        self, text: str, history: list[Turn], timer: _Timer
-    ) -> tuple[list[Hit], Hit | None]:
+    async def _retrieve(self, text: str, history: list[Turn], timer: _Timer) -> list[Hit]:
         with timer.stage("rewrite"):
             earlier = [t.user for t in history if t.answered_by in {"model", "curated"}]
             query = standalone_query(text, earlier)
         with timer.stage("retrieval"):
             result = await asyncio.to_thread(self.retriever.search, query)
-        hits = result.hits[: self.settings.context_chunks]
-        with timer.stage("curated"):
-            curated = await asyncio.to_thread(self._curated, text, hits)
-        return hits, curated
+        return result.hits[: self.settings.context_chunks]
 
-    def _curated(self, question: str, hits: list[Hit]) -> Hit | None:
-        """The FAQ entry whose own question says the same as the user's, if any."""
+    def _faq_match(self, question: str, hits: list[Hit]) -> tuple[Hit | None, Hit | None]:
+        """The FAQ entry whose own question says the same as the user's (answered as written,
+        without the model), and the best-ranked FAQ entry if its question is close enough to
+        offer in place of a model answer the output rails retract."""
         embedder = self.retriever.embedder
         asked = embedder.encode_query(question)
-        for hit in hits:
-            chunk = hit.chunk
-            if chunk.kind != "faq" or not chunk.answer:
-                continue
-            if float(embedder.encode_query(chunk.title) @ asked) >= self.settings.curated_threshold:
-                return hit
-        return None
+        scored = [
+            (float(embedder.encode_query(hit.chunk.title) @ asked), hit)
+            for hit in hits
+            if hit.chunk.kind == "faq" and hit.chunk.answer
+        ]
+        curated = next((h for s, h in scored if s >= self.settings.curated_threshold), None)
+        close = bool(scored) and scored[0][0] >= self.settings.suggest_threshold
+        return curated, scored[0][1] if close else None
 
     async def _generate(
         self,

@@ -111,7 +111,7 @@ def test_poisoned_chunk_is_flagged_at_ingest_and_kept_out_of_the_prompt(
 def test_streamed_answer_failing_the_output_rail_is_retracted(api: ApiServer) -> None:
     """With greedy decoding the small model answers this question with advice the FAQ does
     not give ("you can't blame them"): the groundedness rail must retract what was streamed
-    and offer the closest FAQ entries and a human instead."""
+    and offer, instead, the FAQ entry closest to the question (word for word) and a human."""
     response = api.client.post(
         "/v1/chat/stream", json={"message": "What should I do if someone took my card?"}
     )
@@ -127,3 +127,9 @@ def test_streamed_answer_failing_the_output_rail_is_retracted(api: ApiServer) ->
     assert done["guardrails"]["retracted"] is True
     assert names.index("retract") > names.index("token")
     assert "https://help.northwind.example/cards/lost-or-stolen-card" in done["answer"]
+    assert (
+        "**How do I report a lost or stolen card?**\n\nFreeze your card straight away"
+        in (done["answer"])
+    )
+    assert done["guardrails"]["suggested"].endswith("#card-001")
+    assert done["citations"][0]["id"] == done["guardrails"]["suggested"]

@@ -69,6 +69,7 @@ def outcome(result: dict[str, Any]) -> str:
 
 async def run(args: argparse.Namespace, stack: Stack) -> None:
     rows = [r for r in read(f"messages-{args.split}.jsonl") if r["label"] in args.labels]
+    rows = rows[:: args.every]
     client = ChatClient(stack.url, stack.api_key, args.timeout)
     gate = asyncio.Semaphore(args.concurrency)
     results: list[tuple[dict[str, Any], str, dict[str, Any]]] = []
@@ -150,6 +151,9 @@ def main() -> None:
         "--labels", nargs="+", default=["attack", "genuine"], choices=["attack", "genuine"]
     )
     parser.add_argument("--concurrency", type=int, default=2, help="turns in flight")
+    parser.add_argument(
+        "--every", type=int, default=1, help="send every K-th message only (a quicker sample)"
+    )
     parser.add_argument("--show", type=int, default=0, help="print this many answered attacks")
     parser.add_argument("--dump", type=Path, default=None, help="write every reply (JSONL)")
     parser.add_argument("--url", default=None, help="measure this running API instead")
@@ -161,8 +165,8 @@ def main() -> None:
     parser.add_argument("--read-timeout", type=float, default=0.0, help="the API's, 0: default")
     parser.add_argument("--startup-timeout", type=float, default=300.0)
     args = parser.parse_args()
-    if args.concurrency < 1:
-        parser.error("--concurrency must be >= 1")
+    if args.concurrency < 1 or args.every < 1:
+        parser.error("--concurrency and --every must be >= 1")
     args.index_dir = args.index_dir.resolve()
     args.cache_dir = args.cache_dir.resolve()
     try:

@@ -289,6 +289,9 @@ class ChatPipeline:
                 guardrails["output_rails"] = checked.rails
                 if checked.blocked:
                     offered = suggestion.chunk if suggestion else None
+                    if suggestion is not None:  # the entry offered is cited first
+                        others = [c for c in citations if c["id"] != suggestion.chunk.id]
+                        citations = [citation(suggestion), *others]
                     answer = fallback(citations, offered)
                     guardrails.update(
                         retracted=True,

@@ -288,9 +288,10 @@ class ChatPipeline:
                     )
                 guardrails["output_rails"] = checked.rails
                 if checked.blocked:
-                    offered = suggestion.chunk if suggestion else None
+                    offered = None
                     if suggestion is not None:  # the entry offered is cited first
-                        others = [c for c in citations if c["id"] != suggestion.chunk.id]
+                        offered = suggestion.chunk
+                        others = [c for c in citations if c["id"] != offered.id]
                         citations = [citation(suggestion), *others]
                     answer = fallback(citations, offered)
                     guardrails.update(

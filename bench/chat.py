@@ -71,7 +71,7 @@ from ingest.search import Hit  # noqa: E402
 from ingest.store import current_version, load_version  # noqa: E402
 
 QUERIES = REPO / "bench" / "retrieval_queries.jsonl"
-PRE_GENERATION = ("history", "input_rails", "rewrite", "retrieval", "curated")
+PRE_GENERATION = ("history", "embed", "input_rails", "rewrite", "retrieval", "curated")
 MODEL_STAGES = (*PRE_GENERATION, "generation", "ttft", "output_rails", "save", "total", "overhead")
 CURATED_STAGES = (*PRE_GENERATION, "save", "total")
 OVERHEAD_P50_MS, OVERHEAD_P99_MS, FIRST_TOKEN_MS = 10.0, 25.0, 20.0

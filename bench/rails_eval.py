@@ -37,11 +37,12 @@ import nemoguardrails.colang.v1_0.runtime.flows as nemo_flows  # noqa: E402
 import nemoguardrails.colang.v1_0.runtime.runtime as nemo_runtime  # noqa: E402
 import nemoguardrails.colang.v1_0.runtime.sliding as nemo_sliding  # noqa: E402
 
-from chatbot import prompt  # noqa: E402
+from chatbot import colang, prompt  # noqa: E402
 from chatbot.guard import Guardrails  # noqa: E402
 from ingest.config import EmbeddingConfig  # noqa: E402
 from ingest.embeddings import Embedder  # noqa: E402
 from rails import grounding, profile_path  # noqa: E402
+from rails.actions import RailsContext  # noqa: E402
 from rails.injection import InjectionDetector, match_patterns  # noqa: E402
 from rails.normalize import views  # noqa: E402
 from rails.output import Policy, check_answer  # noqa: E402
@@ -164,27 +165,42 @@ async def evaluate_conversations(guard: Guardrails, split: str, lat: Latency) ->
     return result
 
 
-SHIPPED, PRUNED, CACHED, RESUMED = (
+SHIPPED, PRUNED, CACHED, RESUMED, SIGNED, ON_LOOP = VARIANTS = (
     "NeMo as shipped",
     "+ unused library flows dropped",
     "+ expression parse cache",
     "+ history replayed once",
+    "+ action signatures read once",
+    "+ checks on the loop unless they run the model",
 )
+
+
+async def _in_thread(context: RailsContext, check: Callable[[Any], Any]) -> Any:
+    """``RailsContext.run`` as it was: every check in a worker thread."""
+    return await asyncio.to_thread(check, context.encoder)
 
 
 @contextlib.contextmanager
 def _runtime(variant: str) -> Iterator[None]:
-    """NeMo's own functions where a variant does not use ours (``chatbot.colang``)."""
+    """NeMo's own functions where a variant does not use ours (``chatbot.colang``), and the
+    actions' worker threads before the last."""
+    before = VARIANTS[: VARIANTS.index(variant) + 1]
     with contextlib.ExitStack() as stack:
-        if variant in {SHIPPED, PRUNED}:
+        if CACHED not in before:
             for module in (nemo_flows, nemo_sliding):
                 stack.enter_context(
                     mock.patch.object(module, "eval_expression", nemo_eval.eval_expression)
                 )
-        if variant != RESUMED:
+        if RESUMED not in before:
             stack.enter_context(
                 mock.patch.object(nemo_runtime, "compute_next_steps", nemo_flows.compute_next_steps)
             )
+        if SIGNED not in before:
+            # None makes inspect.signature compute the signature again, as NeMo ships.
+            for fn in colang.SIGNED:
+                stack.enter_context(mock.patch.object(fn, "__signature__", None))
+        if ON_LOOP not in before:
+            stack.enter_context(mock.patch.object(RailsContext, "run", _in_thread))
         yield
 
 
@@ -193,14 +209,16 @@ async def compare_runtime(
 ) -> None:
     """The NeMo calls on the same turns (a genuine question, then a grounded answer) with the
     runtime as NeMo ships it, with the library flows the profile does not name dropped
-    (``chatbot.guard``), then with Colang expressions evaluated from a parse cache and with
-    the event history replayed once per call as well (``chatbot.colang``; the last is what the
-    chatbot runs), interleaved in one run. The last variant's pair, input then output call, is
-    the rails' cost per answered turn (recorded in ``lat``)."""
+    (``chatbot.guard``), then with Colang expressions evaluated from a parse cache, the event
+    history replayed once per call and the actions' signatures read once as well
+    (``chatbot.colang``), and last with the checks run on the event loop unless they need the
+    embedding model (``rails.actions``; what the chatbot runs), interleaved in one run. The
+    last variant's pair, input then output call, is the rails' cost per answered turn
+    (recorded in ``lat``)."""
     with mock.patch("chatbot.guard._drop_unused_library_flows"):
         full = Guardrails(profile_path("default"), embedder, policy)
     await full.warm_up()
-    variants = ((SHIPPED, full), (PRUNED, guard), (CACHED, guard), (RESUMED, guard))
+    variants = [(SHIPPED, full)] + [(name, guard) for name in VARIANTS[1:]]
     questions = [r for r in read(f"messages-{split}.jsonl") if r["label"] == "genuine"]
     answers = [r for r in read(f"grounding-{split}.jsonl") if r["label"] == "grounded"]
     times: dict[tuple[str, str], list[float]] = {}
@@ -217,7 +235,7 @@ async def compare_runtime(
             times.setdefault((name, "input"), []).append((middle - start) * 1000)
             times.setdefault((name, "output"), []).append((end - middle) * 1000)
             times.setdefault((name, "turn"), []).append((end - start) * 1000)
-            if name == RESUMED:
+            if name == VARIANTS[-1]:
                 lat.samples.setdefault(TURN, []).append((end - start) * 1000)
     rows = []
     for name, _ in variants:

@@ -129,9 +129,11 @@ class Guardrails:
             if model.type == "main" and model.engine == provider.PROVIDER:
                 model.parameters = {**(model.parameters or {}), **(main_model or {})}
         self._rails = LLMRails(config)
-        _drop_unused_library_flows(self._rails, own_flows)
+        flows = _profile_flows(self._rails, own_flows)
+        _drop_unused_library_flows(self._rails, flows)
         for name, fn in ACTIONS.items():
             self._rails.register_action(fn, name)
+        colang.precompute_signatures(self._rails.runtime, flows)
         context = RailsContext(InjectionDetector(embedder), embedder, policy)
         self._rails.register_action_param("rails_context", context)
 
@@ -202,19 +204,24 @@ class Guardrails:
         )
 
 
-def _drop_unused_library_flows(rails: LLMRails, own_flows: set[str]) -> None:
-    """NeMo adds every flow of its rails library (about 90, for services such as ActiveFence
-    or Clavata) to each config, and the Colang 1.0 runtime slides each top-level flow over
-    every event of a call. Removing the top-level ones this profile does not name takes 12-17 %
-    off each call (``bench/rails_eval.py --runtime`` measures it side by side)."""
+def _profile_flows(rails: LLMRails, own_flows: set[str]) -> set[str]:
+    """The flows a call can run: the profile's own, NeMo's core ones and the library rails the
+    profile names."""
     core_file = Path(nemoguardrails.rails.llm.__file__).parent / "llm_flows.co"
     core = parse_colang_file(core_file.name, core_file.read_text(encoding="utf-8"))["flows"]
     rails_config = rails.config.rails
-    keep = (
+    return (
         own_flows
         | {flow["id"] for flow in core}
         | set(rails_config.input.flows + rails_config.output.flows + rails_config.retrieval.flows)
     )
+
+
+def _drop_unused_library_flows(rails: LLMRails, keep: set[str]) -> None:
+    """NeMo adds every flow of its rails library (about 90, for services such as ActiveFence
+    or Clavata) to each config, and the Colang 1.0 runtime slides each top-level flow over
+    every event of a call. Removing the top-level ones this profile does not name (``keep``)
+    takes 12-17 % off each call (``bench/rails_eval.py --runtime`` measures it side by side)."""
     flows = rails.runtime.flow_configs
     for flow_id in [f for f, flow in flows.items() if not flow.is_subflow and f not in keep]:
         del flows[flow_id]

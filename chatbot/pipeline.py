@@ -234,6 +234,10 @@ class ChatPipeline:
             history = await self.sessions.history(session_id, self.settings.history_turns)
         # Only answered turns are stored; a retracted answer's question still counts.
         earlier = [t.user for t in history]
+        with timer.stage("embed"):
+            # Once, in a worker thread: the injection classifier, intent matching and
+            # retrieval all read this vector, so the rails need not run the model on the loop.
+            await asyncio.to_thread(self.retriever.embedder.encode_query, text)
         with timer.stage("input_rails"):
             verdict = await self.guard.check_input(
                 text, earlier[-self.settings.conversation_turns :]

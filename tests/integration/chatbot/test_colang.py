@@ -115,7 +115,8 @@ async def _turns(guard: Guardrails) -> None:
         await guard.check_input(message, earlier)
     for answer in ["Freeze it in the app under Cards.", f"It is {prompt.CANARY}.", ""]:
         await guard.check_output("How do I freeze my card?", answer, CHUNKS)
-    # Calls in flight together: their actions run in threads, so their steps interleave.
+    # Calls in flight together: the input checks embed their messages in worker threads (they
+    # were not embedded before), so the calls' steps interleave.
     await asyncio.gather(
         *(guard.check_input(f"What is the daily limit of card {n}?") for n in range(4)),
         *(guard.check_output("Freeze?", "Use the app.", CHUNKS) for _ in range(4)),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -212,3 +213,42 @@ def test_the_held_states_are_bounded(runtime: RuntimeV1_0) -> None:
         history = [_intent("UserIntent", "express greeting")]
         colang.compute_next_steps(history, runtime.flow_configs, runtime.config, [])
     assert len(colang._progress) <= colang._MAX_CALLS
+
+
+# Action signatures read once.
+class _Actions:
+    async def lookup(self, card: str, context: dict[str, Any] | None = None) -> str:
+        return card
+
+
+async def _audit(reason: str, events: list[dict[str, Any]] | None = None) -> str:
+    return reason
+
+
+ACTION_FLOWS = """
+define flow audit
+  user express greeting
+  $a = execute audit(reason="hi")
+  $b = execute lookup(card="1")
+"""
+
+
+def test_signatures_are_stored_as_nemo_would_compute_them() -> None:
+    runtime = RuntimeV1_0(
+        config=RailsConfig.from_content(colang_content=ACTION_FLOWS, yaml_content="{}")
+    )
+    actions = _Actions()
+    runtime.register_action(_audit, "audit")
+    runtime.register_action(actions.lookup, "lookup")
+    expected = [inspect.signature(_audit), inspect.signature(actions.lookup)]
+    colang.precompute_signatures(runtime, ["audit", "not a flow"])
+    try:
+        assert vars(_audit)["__signature__"] == expected[0]
+        assert vars(_Actions.lookup)["__signature__"] == inspect.signature(_Actions.lookup)
+        assert [inspect.signature(_audit), inspect.signature(actions.lookup)] == expected
+        assert list(inspect.signature(actions.lookup).parameters) == ["card", "context"]
+        assert {_audit, _Actions.lookup} <= set(colang.SIGNED)
+    finally:
+        for fn in (_audit, _Actions.lookup):
+            del fn.__signature__  # type: ignore[attr-defined]
+            colang.SIGNED.remove(fn)

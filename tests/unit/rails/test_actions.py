@@ -1,0 +1,94 @@
+"""The actions' choice between the event loop and a worker thread (``RailsContext.run``)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from chatbot import prompt
+from rails.actions import RailsContext, check_injection, check_output
+from rails.injection import InjectionDetector, LinearClassifier, TextEncoder
+from rails.output import Policy
+
+
+class _Embedder:
+    """Scripted embeddings with a query cache, recording the threads the model ran in."""
+
+    def __init__(self) -> None:
+        self.cache: dict[str, npt.NDArray[np.float32]] = {}
+        self.model_threads: list[int] = []
+
+    def _vector(self, text: str) -> npt.NDArray[np.float32]:
+        v = np.zeros(4, dtype=np.float32)
+        v[0 if "secret plan" in text else 1] = 1.0
+        return v
+
+    def cached_query(self, text: str) -> npt.NDArray[np.float32] | None:
+        return self.cache.get(text)
+
+    def encode_query(self, text: str) -> npt.NDArray[np.float32]:
+        if text not in self.cache:
+            self.cache[text] = self.encode([text])[0]
+        return self.cache[text]
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.model_threads.append(threading.get_ident())
+        return np.vstack([self._vector(t) for t in texts])
+
+
+def _context(embedder: _Embedder) -> RailsContext:
+    model = LinearClassifier(np.array([8.0, -8.0, 0, 0], dtype=np.float32), 0.0, 0.5, {})
+    policy = Policy(system_prompt=prompt.SYSTEM, canary=prompt.CANARY)
+    return RailsContext(InjectionDetector(embedder, model), embedder, policy)
+
+
+def _thread_of(context: RailsContext, needs: str) -> int:
+    def check(encoder: TextEncoder) -> int:
+        encoder.encode_query(needs)
+        return threading.get_ident()
+
+    return asyncio.run(context.run(check))
+
+
+def test_a_check_with_its_vectors_cached_runs_on_the_loop() -> None:
+    embedder = _Embedder()
+    embedder.encode_query("my card is lost")
+    assert _thread_of(_context(embedder), "my card is lost") == threading.get_ident()
+    assert len(embedder.model_threads) == 1  # the embedding above, nothing more
+
+
+def test_a_check_that_needs_the_model_runs_it_in_a_worker_thread() -> None:
+    embedder = _Embedder()
+    worker = _thread_of(_context(embedder), "my card is lost")
+    assert worker != threading.get_ident()
+    assert embedder.model_threads == [worker]
+
+
+def test_injection_verdicts_are_the_same_on_the_loop_and_in_a_thread() -> None:
+    for message in ["my secret plan", "hello there", "bXkgc2VjcmV0IHBsYW4gZm9yIHRvZGF5"]:
+        cold, warm = _Embedder(), _Embedder()
+        warm.encode_query(message)
+        found = [asyncio.run(check_injection(_context(e), message)) for e in (cold, warm)]
+        assert found[0] == found[1], message
+    assert asyncio.run(check_injection(_context(_Embedder()), "my secret plan")) is not None
+
+
+def test_output_check_runs_the_model_only_for_doubtful_sentences() -> None:
+    embedder = _Embedder()
+    context = _context(embedder)
+    chunks = ["Freeze your card in the app under Cards > Freeze."]
+    ok = asyncio.run(check_output(context, "Freeze your card in the app.", chunks))
+    assert ok["ok"]
+    # An invented number fails the word check alone.
+    bad = asyncio.run(check_output(context, "It takes 3 days to freeze it.", chunks))
+    assert bad["reason"] == "ungrounded"
+    assert embedder.model_threads == []
+    # Two of five words from the chunks: the embedding decides (the scripted one vouches for
+    # it), in a worker thread.
+    doubtful = "Freeze the card at a branch desk counter."
+    assert asyncio.run(check_output(context, doubtful, chunks))["ok"]
+    assert embedder.model_threads and threading.get_ident() not in embedder.model_threads

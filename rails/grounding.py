@@ -30,6 +30,7 @@ _NUMBER_WORDS = {
     "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "thirty": "30",
     "fourteen": "14", "twenty": "20", "hundred": "100",
 }  # fmt: skip
+_NUMBER_WORD = re.compile(rf"\b({'|'.join(_NUMBER_WORDS)})\b")
 # Words of chat courtesy: a sentence made only of these (and stop words) makes no claim.
 _COURTESY = frozenset(
     [
@@ -112,7 +113,7 @@ def _content(text: str) -> set[str]:
 def numbers(text: str) -> set[str]:
     text = _DIGIT_GAP.sub("", text.lower())
     found = set(_NUMBER.findall(text))
-    found |= {digit for word, digit in _NUMBER_WORDS.items() if re.search(rf"\b{word}\b", text)}
+    found |= {_NUMBER_WORDS[word] for word in _NUMBER_WORD.findall(text)}
     return found
 
 

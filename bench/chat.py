@@ -41,6 +41,7 @@ import json
 import math
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -660,6 +661,9 @@ def self_hosted(
 ) -> None:
     """Start the stack as ``chatbot up`` does and ``run`` the benchmark against it. ``args``
     carries ``index_dir``, ``cache_dir``, ``redis_url`` and ``read_timeout``."""
+    # SIGTERM as Ctrl-C: Python's default ends the process without unwinding, which would
+    # leave the API and the engine this function started running.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     api_port, grpc_port, http_port, metrics_port = free_ports(4)
     key = secrets.token_urlsafe(24)
     triton_url = f"127.0.0.1:{grpc_port}"

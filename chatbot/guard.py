@@ -216,7 +216,8 @@ def _profile_flows(rails: LLMRails, own_flows: set[str]) -> set[str]:
     todo = [f for f in keep if f in flows]
     while todo:  # `do $input_flows[$i]` runs one of the named rails, already kept
         for element in flows[todo.pop()].elements:
-            called = element.get("flow_name") if element.get("_type") == "flow" else None
+            is_call = isinstance(element, dict) and element.get("_type") == "flow"
+            called = element.get("flow_name") if is_call else None
             if called and not called.startswith("$") and called not in keep:
                 keep.add(called)
                 todo.append(called)

@@ -79,8 +79,10 @@ async def check_injection(
     context = rails_context
     found = await context.run(lambda encoder: context.detector(encoder).check(text or ""))
     if found is None and earlier:
-        found = await context.run(
-            lambda encoder: context.detector(encoder).check_conversation(list(earlier), text or "")
+        # The turns read together are a new text: embedding it needs the model, so no try on
+        # the loop first.
+        found = await asyncio.to_thread(
+            context.injection.check_conversation, list(earlier), text or ""
         )
     if found is None:
         return None

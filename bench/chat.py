@@ -656,6 +656,13 @@ def api_process(env: dict[str, str], port: int) -> Iterator[subprocess.Popen[byt
                     process.wait()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    # One is enough: `timeout` signals the process and then its group, and a second
+    # KeyboardInterrupt would break off the clean-up the first one started.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def self_hosted(
     args: argparse.Namespace, run: Callable[[Stack], Coroutine[Any, Any, None]]
 ) -> None:
@@ -663,7 +670,7 @@ def self_hosted(
     carries ``index_dir``, ``cache_dir``, ``redis_url`` and ``read_timeout``."""
     # SIGTERM as Ctrl-C: Python's default ends the process without unwinding, which would
     # leave the API and the engine this function started running.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     api_port, grpc_port, http_port, metrics_port = free_ports(4)
     key = secrets.token_urlsafe(24)
     triton_url = f"127.0.0.1:{grpc_port}"

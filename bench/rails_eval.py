@@ -147,13 +147,16 @@ async def evaluate_messages(
     return rails, families
 
 
-async def evaluate_conversations(guard: Guardrails, split: str, lat: Latency) -> Confusion:
+async def evaluate_conversations(
+    guard: Guardrails, embedder: Embedder, split: str, lat: Latency
+) -> Confusion:
     result = Confusion()
     for row in read(f"conversations-{split}.jsonl"):
         earlier: list[str] = []
         caught = False
         for turn in row["turns"]:
             text = mask(turn).text
+            embedder.encode_query(text)  # the pipeline's `embed` stage, as for single messages
             verdict = await lat.timed_async(
                 "NeMo input rails call, with earlier turns", guard.check_input(text, earlier[-3:])
             )
@@ -323,7 +326,7 @@ async def main() -> None:
     detector = InjectionDetector(embedder)
     lat = Latency()
     rails, families = await evaluate_messages(guard, detector, embedder, args.split, lat)
-    conversations = await evaluate_conversations(guard, args.split, lat)
+    conversations = await evaluate_conversations(guard, embedder, args.split, lat)
     documents = evaluate_documents(args.split, lat)
     await compare_runtime(guard, embedder, policy, args.split, lat)
     answers, sentences = evaluate_grounding(args.split, embedder, lat)

@@ -76,14 +76,12 @@ async def check_injection(
 ) -> dict[str, Any] | None:
     """The attack found in the message, or in the recent user turns read with it; None when
     the message is clean."""
-    context = rails_context
-    found = await context.run(lambda encoder: context.detector(encoder).check(text or ""))
+    ctx = rails_context
+    found = await ctx.run(lambda encoder: ctx.detector(encoder).check(text or ""))
     if found is None and earlier:
         # The turns read together are a new text: embedding it needs the model, so no try on
         # the loop first.
-        found = await asyncio.to_thread(
-            context.injection.check_conversation, list(earlier), text or ""
-        )
+        found = await asyncio.to_thread(ctx.injection.check_conversation, list(earlier), text or "")
     if found is None:
         return None
     return {"rail": found.rail, "reason": found.reason, "score": round(found.score, 3)}

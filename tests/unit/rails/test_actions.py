@@ -11,21 +11,18 @@ import numpy.typing as npt
 
 from chatbot import prompt
 from rails.actions import RailsContext, check_injection, check_output
-from rails.injection import InjectionDetector, LinearClassifier, TextEncoder
+from rails.injection import InjectionDetector, TextEncoder
 from rails.output import Policy
+from tests.unit.rails.test_injection import _detector, _Encoder
 
 
-class _Embedder:
-    """Scripted embeddings with a query cache, recording the threads the model ran in."""
+class _Embedder(_Encoder):
+    """The scripted embeddings of the injection tests, with a query cache, recording the
+    threads the model ran in."""
 
     def __init__(self) -> None:
         self.cache: dict[str, npt.NDArray[np.float32]] = {}
         self.model_threads: list[int] = []
-
-    def _vector(self, text: str) -> npt.NDArray[np.float32]:
-        v = np.zeros(4, dtype=np.float32)
-        v[0 if "secret plan" in text else 1] = 1.0
-        return v
 
     def cached_query(self, text: str) -> npt.NDArray[np.float32] | None:
         return self.cache.get(text)
@@ -37,13 +34,12 @@ class _Embedder:
 
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         self.model_threads.append(threading.get_ident())
-        return np.vstack([self._vector(t) for t in texts])
+        return super().encode(texts)
 
 
 def _context(embedder: _Embedder) -> RailsContext:
-    model = LinearClassifier(np.array([8.0, -8.0, 0, 0], dtype=np.float32), 0.0, 0.5, {})
     policy = Policy(system_prompt=prompt.SYSTEM, canary=prompt.CANARY)
-    return RailsContext(InjectionDetector(embedder, model), embedder, policy)
+    return RailsContext(InjectionDetector(embedder, _detector().classifier), embedder, policy)
 
 
 def _thread_of(context: RailsContext, needs: str) -> int:

@@ -11,6 +11,7 @@ across queries where fused scores are not.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ from ingest.embeddings import Embedder
 from ingest.errors import IndexUnavailableError
 from ingest.models import Chunk
 from ingest.store import IndexVersion, current_version, load_version
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,16 @@ class Retriever:
                     raise IndexUnavailableError(
                         f"index {wanted} holds {index.manifest.dimension}-d vectors but the "
                         f"embedding model gives {self.embedder.dim}-d: re-ingest with --full"
+                    )
+                if index.manifest.embedding_id != self.embedder.id:
+                    # Served anyway: another backend or int8 format of the same model stays
+                    # close (cosine about 0.99), and refusing would take the chat down.
+                    log.warning(
+                        "index %s was embedded as %s, queries are embedded as %s: re-ingest "
+                        "with --full for exact scores",
+                        wanted,
+                        index.manifest.embedding_id,
+                        self.embedder.id,
                     )
                 set_nprobe(index.dense, self.config.nprobe)
                 self._index = index

@@ -147,6 +147,9 @@ def main() -> None:
     meta = {
         "C": c,
         "embedding_model": embedder.fingerprint,
+        # The vectors it was fitted on: another backend or int8 format shifts them enough to
+        # move scores across the threshold.
+        "embedding_variant": embedder.variant,
         "train_sha256": training_hash(),
         "train_size": len(train),
         "validation_recall": round(recall, 4),

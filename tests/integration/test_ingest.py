@@ -73,6 +73,25 @@ def test_off_topic_question_finds_nothing_relevant(
     assert retriever.search("how do I freeze my card").relevant
 
 
+def test_index_from_another_int8_format_is_served_with_a_warning(
+    ingest: Ingest,
+    settings: Settings,
+    embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ingest(DATA)
+    retriever = _retriever(ingest.index_dir, settings, embedder)
+    assert retriever.search("how do I freeze my card").relevant
+    assert not [r for r in caplog.records if "re-ingest" in r.getMessage()]
+    other = embedder.id.replace(embedder.variant, "onnx-int8-another-format")
+    monkeypatch.setattr(Embedder, "id", property(lambda _: other))
+    retriever = _retriever(ingest.index_dir, settings, embedder)
+    assert retriever.search("how do I freeze my card").relevant
+    warned = [r.getMessage() for r in caplog.records if "re-ingest" in r.getMessage()]
+    assert len(warned) == 1 and other in warned[0]
+
+
 def test_a_query_vector_is_remembered(embedder: Embedder) -> None:
     text = "Can I freeze my card from the app? (query cache)"
     assert embedder.cached_query(text) is None

@@ -7,6 +7,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from ingest.config import EmbeddingConfig
+from ingest.embeddings import QUANTIZATION, default_model_path, model_fingerprint
 from rails.fit import TOPICS, topics_colang, training_hash
 from rails.injection import (
     LEXICAL_FEATURES,
@@ -136,6 +138,15 @@ def test_shipped_classifier_matches_its_exemplars() -> None:
     assert model.meta["train_sha256"] == training_hash()
     assert model.coef.shape == (384,) and 0.0 < model.threshold < 1.0
     assert model.lexical is not None and model.lexical.any()
+
+
+def test_shipped_classifier_matches_the_default_embeddings() -> None:
+    """Fitted on the vectors the chatbot computes by default (re-run rails.fit after changing
+    the model, the backend or the int8 format)."""
+    meta = LinearClassifier.load().meta
+    assert meta["embedding_model"] == model_fingerprint(default_model_path())
+    assert EmbeddingConfig().backend == "onnx-int8"
+    assert meta["embedding_variant"] == f"onnx-int8-{QUANTIZATION}"
 
 
 def test_classifier_without_its_ngram_weights_is_refused(tmp_path: Path) -> None:

@@ -75,6 +75,18 @@ def _quantization_config() -> Any:
     return AutoQuantizationConfig.avx512(is_static=False, per_channel=True, reduce_range=True)
 
 
+def _session_options() -> Any:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    # ONNX Runtime's worker threads spin for a while after a run, waiting for more work. On a
+    # small CPU they take the core that the rest of the turn runs on: the rails call right
+    # after the message's embedding took about 1 ms longer on 2 cores. Stopping them at the
+    # end of each run left the run itself as fast (``bench/rails_eval.py --runtime``).
+    options.add_session_config_entry("session.force_spinning_stop", "1")
+    return options
+
+
 class Embedder:
     """Encodes texts into L2-normalised float32 vectors (inner product = cosine)."""
 
@@ -136,7 +148,7 @@ class Embedder:
             if self.backend == "torch":
                 return SentenceTransformer(str(self.model_dir), device=self.device)
             folder = self._exported_copy()
-            kwargs = {"file_name": self._onnx_file}
+            kwargs = {"file_name": self._onnx_file, "session_options": _session_options()}
             return SentenceTransformer(
                 str(folder), device="cpu", backend="onnx", model_kwargs=kwargs
             )

@@ -297,3 +297,13 @@ def test_killed_ingest_leaves_served_version_readable(tmp_path: Path) -> None:
     proc.wait()
     assert current_version(index_dir) == served
     assert load_version(index_dir).version == served
+
+
+def test_embedding_threads_stop_spinning_after_a_run(embedder: Embedder) -> None:
+    """ONNX Runtime's threads must not keep a core busy after an embedding (the rails and
+    retrieval run next): the session carries the option, and the run still embeds."""
+    session = embedder._model[0].auto_model.session
+    assert (
+        session.get_session_options().get_session_config_entry("session.force_spinning_stop") == "1"
+    )
+    assert embedder.encode(["How do I freeze my card?"]).shape == (1, embedder.dim)

@@ -71,9 +71,34 @@ def _any(alternatives: str) -> str:
     spaced = [word for word in words if all(ord(ch) < 0x600 for ch in word)]
     # One pair of word boundaries around all of them: inside a word the lookbehind fails once
     # instead of once per word, which keeps the long lists cheap (same matches).
-    parts = [rf"(?<!\w)(?:{'|'.join(spaced)})(?!\w)"] if spaced else []
-    parts += [f"(?:{word})" for word in words if word not in spaced]
+    parts = [rf"(?<!\w)(?:{_factor(spaced)})(?!\w)"] if spaced else []
+    rest = [word for word in words if word not in spaced]
+    if rest:
+        parts.append(f"(?:{_factor(rest)})")
     return "(?:" + "|".join(parts) + ")"
+
+
+_META = set("\\.^$*+?{}[]|()")
+
+
+def _factor(words: list[str]) -> str:
+    """``"|".join(words)``, the same language, written as a trie: alternatives that start with
+    the same plain character share it, and a lookahead on the possible first characters rules
+    out a position at once. Python's ``re`` tries every alternative in turn at every position:
+    written flat, the multilingual pattern took 1.7x as long on a question (a word-list trie
+    library would not do: these words hold regex pieces). Only the order in which matches are
+    tried moves, which no yes/no search sees."""
+    heads: dict[str, list[str]] = {}
+    for word in words:
+        plain = bool(word) and word[0] not in _META and word[1:2] not in ("?", "*", "+", "{")
+        heads.setdefault(word[0] if plain else "", []).append(word[1:] if plain else word)
+    parts = heads.pop("", [])
+    for head, tails in heads.items():
+        parts.append(head + tails[0] if len(tails) == 1 else f"{head}(?:{_factor(tails)})")
+    if len(heads) > 1 and not parts[: -len(heads)]:
+        first = "".join(re.escape(head) for head in heads)
+        return f"(?=[{first}])(?:{'|'.join(parts)})"
+    return "|".join(parts)
 
 
 # Instruction overrides, "an AI without rules", developer mode and system-prompt requests in

@@ -1,6 +1,8 @@
 """The resumed replay (``chatbot.colang.compute_next_steps``) against NeMo's full replay on
 real rails calls of both profiles: each time the runtime asks for the next steps, both answer
-the same history and must give the same events and log the same step."""
+the same history and must give the same events and log the same step. Every event of those
+histories, made by ``chatbot.colang.new_event_dict`` without NeMo's debug checks, must pass
+the checks."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 import nemoguardrails.colang.v1_0.runtime.runtime as nemo_runtime
 import pytest
 from nemoguardrails.colang.v1_0.runtime.flows import State, compute_next_state
+from nemoguardrails.utils import is_valid_event
 
 from chatbot import colang, prompt
 from chatbot.guard import Guardrails
@@ -39,6 +42,8 @@ class Shadow:
     steps: int = 0
     resumed: int = 0
     mismatches: list[str] = field(default_factory=list)
+    events: dict[str, bool] = field(default_factory=dict)
+    """Each event seen (by uid): whether NeMo's checks pass it."""
 
     def compute_next_steps(
         self,
@@ -47,6 +52,9 @@ class Shadow:
         rails_config: Any,
         processing_log: list[dict[str, Any]],
     ) -> list[dict[str, Any]]:
+        for event in history:
+            if "uid" in event:  # made by new_event_dict, not written out by NeMo's caller
+                self.events.setdefault(event["uid"], is_valid_event(event))
         nemo_log: list[dict[str, Any]] = []
         nemo = colang._nemo_compute_next_steps(history, flow_configs, rails_config, nemo_log)
         held = colang._progress.get(id(history[0]))
@@ -99,6 +107,8 @@ def _check(shadow: Shadow) -> None:
     assert shadow.steps > 100
     assert not shadow.mismatches, shadow.mismatches[:3]
     assert shadow.resumed > shadow.steps / 2, (shadow.resumed, shadow.steps)
+    assert len(shadow.events) > 100
+    assert all(shadow.events.values())
 
 
 async def _turns(guard: Guardrails) -> None:

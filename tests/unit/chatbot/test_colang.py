@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import inspect
+import random
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -9,11 +11,13 @@ import nemoguardrails.colang.v1_0.runtime.flows as nemo_flows
 import nemoguardrails.colang.v1_0.runtime.runtime as nemo_runtime
 import nemoguardrails.colang.v1_0.runtime.sliding as nemo_sliding
 import nemoguardrails.rails.llm
+import nemoguardrails.utils as nemo_utils
 import pytest
 from nemoguardrails import RailsConfig
+from nemoguardrails.actions import core as nemo_core
 from nemoguardrails.colang import parse_colang_file
 from nemoguardrails.colang.v1_0.runtime.runtime import RuntimeV1_0
-from nemoguardrails.utils import new_event_dict
+from nemoguardrails.utils import is_valid_event, new_event_dict
 
 from chatbot import colang
 from chatbot.errors import ConfigurationError
@@ -107,9 +111,26 @@ def test_install_patches_the_runtime_once(monkeypatch: pytest.MonkeyPatch) -> No
     assert nemo_runtime.compute_next_steps is colang.compute_next_steps
 
 
+def test_install_draws_uids_from_the_pool_unless_nemo_was_seeded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(nemo_core, "new_event_dict", nemo_utils.new_event_dict)
+    monkeypatch.setattr(nemo_utils, "secure_random", random.SystemRandom())
+    colang.install()
+    assert nemo_core.new_event_dict is colang.new_event_dict
+    assert isinstance(nemo_utils.secure_random, colang.PooledSystemRandom)
+    monkeypatch.setattr(nemo_utils, "secure_random", random)  # init_random_seed, for debugging
+    colang.install()
+    assert nemo_utils.secure_random is random
+
+
 @pytest.mark.parametrize(
     ("module", "name"),
-    [(nemo_sliding, "eval_expression"), (nemo_runtime, "compute_next_steps")],
+    [
+        (nemo_sliding, "eval_expression"),
+        (nemo_runtime, "compute_next_steps"),
+        (nemo_core, "new_event_dict"),
+    ],
 )
 def test_install_refuses_a_runtime_it_does_not_know(
     monkeypatch: pytest.MonkeyPatch, module: Any, name: str
@@ -252,3 +273,48 @@ def test_signatures_are_stored_as_nemo_would_compute_them() -> None:
         for fn in (_audit, _Actions.lookup):
             del fn.__signature__  # type: ignore[attr-defined]
             colang.SIGNED.remove(fn)
+
+
+# Events without the debug checks.
+EVENTS: list[tuple[str, dict[str, Any]]] = [
+    ("Listen", {}),
+    ("ContextUpdate", {"data": {"a": 1}}),
+    ("UserIntent", {"intent": "express greeting"}),
+    ("StartInternalSystemAction", {"action_name": "create_event", "action_params": {}}),
+    ("InternalSystemActionFinished", {"action_uid": "u", "is_success": True, "status": "x"}),
+    ("InternalSystemActionFinished", {"action_uid": "u", "is_success": False}),
+    ("StartUtteranceBotAction", {"script": "Hello"}),
+    ("UtteranceUserActionFinished", {"final_transcript": "hi"}),
+    ("Listen", {"uid": "given", "source_uid": "elsewhere"}),
+]
+_FRESH = {"uid", "event_created_at", "action_uid", "action_finished_at", "action_started_at"}
+
+
+@pytest.mark.parametrize(("kind", "payload"), EVENTS)
+def test_events_are_nemos_without_the_checks(kind: str, payload: dict[str, Any]) -> None:
+    ours = colang.new_event_dict(kind, **payload)
+    try:
+        theirs = new_event_dict(kind, **payload)
+    except AssertionError:  # NeMo's check refuses it: ours is made all the same
+        assert not is_valid_event(ours)
+        return
+    assert list(ours) == list(theirs)
+    assert {k: v for k, v in ours.items() if k not in _FRESH} == {
+        k: v for k, v in theirs.items() if k not in _FRESH
+    }
+    assert ours["uid"] != theirs["uid"] or "uid" in payload
+    assert type(ours["event_created_at"]) is type(theirs["event_created_at"])
+    assert is_valid_event(ours)
+
+
+def test_pooled_random_draws_uniform_uuid_bits() -> None:
+    pool = colang.PooledSystemRandom()
+    uids = {str(uuid.UUID(int=pool.getrandbits(128), version=4)) for _ in range(2000)}
+    assert len(uids) == 2000  # 512 draws per pool: several refills
+    draws = [pool.getrandbits(7) for _ in range(4000)]
+    assert min(draws) == 0 and max(draws) == 127
+    assert 1800 < sum(d >= 64 for d in draws) < 2200  # the top bit is set half the time
+    assert pool.getrandbits(0) == 0
+    assert pool.getrandbits(40000).bit_length() > 39900  # more than one pool's worth
+    with pytest.raises(ValueError):
+        pool.getrandbits(-1)

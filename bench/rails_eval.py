@@ -7,8 +7,9 @@ answer of ``grounding-<split>.jsonl`` through the output check. Prints per-rail 
 recall and false-refusal rate, the overall defence and false-refusal rates, per-rail latency
 (p50/p99 ms) and the rails' cost per answered turn: the NeMo input call on a genuine question
 plus the NeMo output call on a grounded answer, as the pipeline makes them one after the other
-(the message's embedding, which retrieval needs anyway, computed beforehand), next to the
-same calls with NeMo's runtime as shipped (``--runtime`` prints only that comparison). The
+(the message's embedding, which retrieval needs anyway, run right before and not counted),
+next to the same calls with NeMo's runtime as shipped, and the input call after an embedding
+with the embedding model's threads left spinning (``--runtime`` prints only these two). The
 test split is the default; thresholds were chosen on the validation split (``rails.fit``;
 ``--calibrate`` prints the grounding grid on validation).
 """

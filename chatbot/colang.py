@@ -20,12 +20,14 @@ the functions it replaces. All give NeMo's results: the tests compare them with 
   calls. :func:`precompute_signatures` stores each action's signature as its
   ``__signature__``, which ``inspect.signature`` returns as it is.
 - **Events made without the debug checks.** A call makes about 30 events, and NeMo's
-  ``new_event_dict`` runs 13 validators over each and draws its uid with one ``getrandom``
-  system call: about 0.5 ms of a turn's two calls. The validators are ``assert`` statements,
-  which ``python -O`` strips, so they are NeMo's debug checks of its own events:
-  :func:`new_event_dict` makes the same event without them (the tests validate every event of
-  real rails calls with NeMo's checks), and uids come from :class:`PooledSystemRandom`, the
-  same operating-system randomness read 4 KiB at a time.
+  ``new_event_dict`` runs 13 validators over each: about 0.5 ms of a turn's two calls. The
+  validators are ``assert`` statements, which ``python -O`` strips, so they are NeMo's debug
+  checks of its own events: :func:`new_event_dict` makes the same event without them (the tests
+  validate every event of real rails calls with NeMo's checks).
+- **Uids from pooled randomness.** Events and flow states take about 90 uids a turn, and NeMo's
+  ``new_uuid`` makes each with a ``getrandom`` system call and a ``uuid.UUID`` that checks its
+  arguments: about a tenth of each call. :func:`new_uuid` writes the same version-4 text from
+  the same operating-system randomness, read 4 KiB at a time.
 """
 
 from __future__ import annotations
@@ -189,9 +191,8 @@ def _pending_steps(state: State, processing_log: list[dict[str, Any]]) -> list[d
     return steps
 
 
-class PooledSystemRandom:
-    """``random.SystemRandom().getrandbits`` (all NeMo's ``new_uuid`` asks of its random source)
-    from ``os.urandom`` read 4 KiB at a time rather than one system call per uid."""
+class _RandomPool:
+    """``os.urandom`` read 4 KiB at a time rather than one system call per uid."""
 
     _SIZE = 4096
 
@@ -200,16 +201,31 @@ class PooledSystemRandom:
         self._pool = b""
         self._at = 0
 
-    def getrandbits(self, k: int) -> int:
-        if k < 0:
-            raise ValueError("number of bits must be non-negative")
-        size = (k + 7) // 8
+    def take(self, size: int) -> bytes:
         with self._lock:
             if self._at + size > len(self._pool):
                 self._pool, self._at = os.urandom(max(self._SIZE, size)), 0
             chunk = self._pool[self._at : self._at + size]
             self._at += size
-        return int.from_bytes(chunk, "big") >> (size * 8 - k)
+        return chunk
+
+
+_POOL = _RandomPool()
+_nemo_new_uuid: Callable[[], str] = nemo_utils.new_uuid
+_nemo_new_event_dict: Callable[..., dict[str, Any]] = nemo_utils.new_event_dict
+
+
+def new_uuid() -> str:
+    """Drop-in for ``nemoguardrails.utils.new_uuid``: a random (version 4) UUID string, as
+    ``str(uuid.UUID(int=getrandbits(128), version=4))`` makes it, with the 128 bits from
+    :class:`_RandomPool` and the text written from their hex digits. NeMo's own when its
+    random source was seeded for debugging (``init_random_seed``), so uids repeat as there."""
+    if type(nemo_utils.secure_random) is not random.SystemRandom:
+        return _nemo_new_uuid()
+    digits = _POOL.take(16).hex()
+    # Version 4 in the 13th digit, the RFC 4122 variant (binary 10) in the 17th.
+    variant = "89ab"[int(digits[16], 16) & 3]
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
 
 
 def new_event_dict(event_type: str, **payload: Any) -> dict[str, Any]:
@@ -217,7 +233,7 @@ def new_event_dict(event_type: str, **payload: Any) -> dict[str, Any]:
     ``assert`` checks (see the module docstring)."""
     event: dict[str, Any] = {
         "type": event_type,
-        "uid": nemo_utils.new_uuid(),
+        "uid": new_uuid(),
         "event_created_at": datetime.now(UTC).isoformat(),
         "source_uid": "NeMoGuardrails",
         **payload,
@@ -228,22 +244,30 @@ def new_event_dict(event_type: str, **payload: Any) -> dict[str, Any]:
     return event
 
 
+# The modules that imported NeMo's event functions, and ``nemoguardrails.utils`` itself: the
+# action dispatcher of each ``LLMRails`` loads its own copy of NeMo's action modules, which
+# import them from there (so ``install`` runs before an ``LLMRails`` is made).
+_EVENT_MODULES = (nemo_utils, nemo_runtime, nemo_flows, nemo_core, nemo_llmrails, nemo_generation)
 # (module, name, NeMo's function, ours)
 _PATCHES = (
     (nemo_flows, "eval_expression", nemo_eval.eval_expression, eval_expression),
     (nemo_sliding, "eval_expression", nemo_eval.eval_expression, eval_expression),
     (nemo_runtime, "compute_next_steps", _nemo_compute_next_steps, compute_next_steps),
     *(
-        (module, "new_event_dict", nemo_utils.new_event_dict, new_event_dict)
-        for module in (nemo_runtime, nemo_flows, nemo_core, nemo_llmrails, nemo_generation)
+        (module, "new_event_dict", _nemo_new_event_dict, new_event_dict)
+        for module in _EVENT_MODULES
+    ),
+    *(
+        (module, "new_uuid", _nemo_new_uuid, new_uuid)
+        for module in _EVENT_MODULES
+        if module is not nemo_core  # it makes no uids of its own
     ),
 )
 
 
 def install() -> None:
     """Make NeMo's Colang 1.0 runtime use :func:`eval_expression`,
-    :func:`compute_next_steps` and :func:`new_event_dict`, and its uids come from a
-    :class:`PooledSystemRandom` (idempotent)."""
+    :func:`compute_next_steps`, :func:`new_event_dict` and :func:`new_uuid` (idempotent)."""
     for module, name, theirs, ours in _PATCHES:
         current = getattr(module, name, None)
         if current is not theirs and current is not ours:
@@ -253,9 +277,6 @@ def install() -> None:
             )
     for module, name, _, ours in _PATCHES:
         setattr(module, name, ours)
-    # Only NeMo's own source: a seeded one (``init_random_seed``, for debugging) stays.
-    if type(nemo_utils.secure_random) is random.SystemRandom:
-        nemo_utils.secure_random = PooledSystemRandom()
 
 
 SIGNED: list[Callable[..., Any]] = []

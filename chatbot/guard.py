@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import nemoguardrails.rails.llm
+import numpy as np
 from nemoguardrails import LLMRails
 from nemoguardrails.colang import parse_colang_file
+from nemoguardrails.embeddings.basic import BasicEmbeddingsIndex
+from nemoguardrails.embeddings.index import IndexItem
 from nemoguardrails.embeddings.providers import register_embedding_provider
 from nemoguardrails.embeddings.providers.base import EmbeddingModel
 
@@ -78,6 +82,42 @@ class SharedEmbeddings(EmbeddingModel):  # type: ignore[misc]  # NeMo ships no t
         return await asyncio.to_thread(self.encode, documents)
 
 
+class SharedIndex(BasicEmbeddingsIndex):  # type: ignore[misc]  # NeMo ships no types
+    """NeMo embedding search provider ``chatbot`` (``core.embedding_search_provider`` of the
+    profiles): NeMo's exact index, searched with the vector the embedder holds for the
+    message. NeMo's own search has it turned into a list and back, scores every example and
+    formats the best five for a log line whether the log is on or not: about 0.2 ms of each
+    input call on a 2-core machine, where this one takes less than half of that. Same
+    results: the scores of the few best are computed as NeMo computes them (the tests compare
+    the two searches)."""
+
+    async def search(
+        self, text: str, max_results: int = 20, threshold: float | None = None
+    ) -> list[IndexItem]:
+        if threshold is None:
+            threshold = self.search_threshold
+        if self._index is None:
+            raise ValueError("Index is not built yet. Ensure to call `build` before searching.")
+        if self._index.shape[0] == 0:
+            return []
+        query = _EMBEDDERS[self.embedding_model].cached_query(text)
+        if query is None:
+            query = np.asarray((await self._get_embeddings([text]))[0], dtype=np.float32)
+        norm = np.linalg.norm(query)
+        if norm > 0:
+            query = query / norm
+        cosine = self._index @ query
+        k = min(max_results, cosine.shape[0])
+        top = np.argpartition(-cosine, k - 1)[:k]
+        top = top[np.argsort(-cosine[top])]
+        # NeMo's score, kept from its Annoy days (the threshold in config.yml is one): 1 minus
+        # half the angular distance, a monotonic function of the cosine.
+        scores = 1.0 - np.sqrt(np.clip(2.0 - 2.0 * cosine[top], 0.0, None)) / 2.0
+        if not math.isinf(threshold):
+            top = top[scores >= threshold]
+        return [self._items[int(i)] for i in top]
+
+
 @dataclass(frozen=True)
 class InputVerdict:
     reply: str | None
@@ -117,7 +157,7 @@ class Guardrails:
             raise ConfigurationError(f"{config_path} is not a NeMo Guardrails config folder")
         _EMBEDDERS["shared"] = embedder
         if not _registered:
-            register_embedding_provider(SharedEmbeddings, "chatbot")
+            register_embedding_provider(SharedEmbeddings, SharedEmbeddings.engine_name)
             provider.register()
             _registered.append(True)
         logging.getLogger("nemoguardrails.rails.llm.llmrails").addFilter(_NoMainLLMFilter())
@@ -129,6 +169,7 @@ class Guardrails:
             if model.type == "main" and model.engine == provider.PROVIDER:
                 model.parameters = {**(model.parameters or {}), **(main_model or {})}
         self._rails = LLMRails(config)
+        self._rails.register_embedding_search_provider(SharedEmbeddings.engine_name, SharedIndex)
         flows = _profile_flows(self._rails, own_flows)
         _drop_unused_library_flows(self._rails, flows)
         for name, fn in ACTIONS.items():
@@ -148,9 +189,15 @@ class Guardrails:
         rails: dict[str, bool],
         output_vars: list[str],
     ) -> Any:
-        """One NeMo call running only ``rails``, with ``context`` as Colang variables."""
+        """One NeMo call running only ``rails``, with ``context`` as Colang variables.
+
+        The context goes in as the call's starting state (the event a ``context`` message
+        becomes), not as a message: without a state NeMo keeps every call's events in a cache
+        keyed by its messages, which it never empties (about 40 KB a turn, unbounded in a
+        server), and serialises the messages to look them up."""
         return await self._rails.generate_async(
-            messages=[{"role": "context", "content": context}, *messages],
+            messages=messages,
+            state={"events": [{"type": "ContextUpdate", "data": context}]},
             options={
                 "rails": rails,
                 "output_vars": output_vars,

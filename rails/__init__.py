@@ -2,10 +2,10 @@
 
 A profile folder holds ``config.yml`` and its Colang flows (and, for ``production``, the
 self-check prompts). A profile may say ``extends: <profile>`` in its ``config.yml``: it then
-adds its flows, models and prompts to that profile's, and its ``rails:`` section replaces the
-base's, so it lists every flow it runs. The actions the flows execute are in
-:mod:`rails.actions`; the logic of each rail is a module of this package (typed, tested and
-shared between profiles).
+adds its flows, models and prompts to that profile's, and its ``rails:`` and ``core:`` sections
+replace the base's, so it lists every flow it runs and names its search provider. The actions
+the flows execute are in :mod:`rails.actions`; the logic of each rail is a module of this
+package (typed, tested and shared between profiles).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ from __future__ import annotations
 import inspect
 import random
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from nemoguardrails import RailsConfig
 from nemoguardrails.actions import core as nemo_core
 from nemoguardrails.colang import parse_colang_file
 from nemoguardrails.colang.v1_0.runtime.runtime import RuntimeV1_0
-from nemoguardrails.utils import is_valid_event, new_event_dict
+from nemoguardrails.utils import is_valid_event
 
 from chatbot import colang
 from chatbot.errors import ConfigurationError
@@ -111,17 +112,19 @@ def test_install_patches_the_runtime_once(monkeypatch: pytest.MonkeyPatch) -> No
     assert nemo_runtime.compute_next_steps is colang.compute_next_steps
 
 
-def test_install_draws_uids_from_the_pool_unless_nemo_was_seeded(
+def test_install_makes_uids_from_the_pool_unless_nemo_was_seeded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(nemo_core, "new_event_dict", nemo_utils.new_event_dict)
-    monkeypatch.setattr(nemo_utils, "secure_random", random.SystemRandom())
+    monkeypatch.setattr(nemo_core, "new_event_dict", colang._nemo_new_event_dict)
+    monkeypatch.setattr(nemo_flows, "new_uuid", colang._nemo_new_uuid)
     colang.install()
     assert nemo_core.new_event_dict is colang.new_event_dict
-    assert isinstance(nemo_utils.secure_random, colang.PooledSystemRandom)
-    monkeypatch.setattr(nemo_utils, "secure_random", random)  # init_random_seed, for debugging
-    colang.install()
-    assert nemo_utils.secure_random is random
+    assert nemo_flows.new_uuid is colang.new_uuid
+    assert nemo_utils.new_uuid is colang.new_uuid  # for the action modules NeMo loads later
+    monkeypatch.setattr(nemo_utils, "secure_random", random.Random(7))  # init_random_seed
+    seeded = [colang.new_uuid() for _ in range(3)]
+    monkeypatch.setattr(nemo_utils, "secure_random", random.Random(7))
+    assert [colang.new_uuid() for _ in range(3)] == seeded  # NeMo's, repeatable for debugging
 
 
 @pytest.mark.parametrize(
@@ -158,7 +161,7 @@ def runtime() -> RuntimeV1_0:
 
 
 def _intent(kind: str, intent: str) -> dict[str, Any]:
-    return new_event_dict(kind, intent=intent)
+    return colang._nemo_new_event_dict(kind, intent=intent)
 
 
 def _steps(fn: Any, history: list[dict[str, Any]], runtime: RuntimeV1_0) -> list[Any]:
@@ -294,7 +297,7 @@ _FRESH = {"uid", "event_created_at", "action_uid", "action_finished_at", "action
 def test_events_are_nemos_without_the_checks(kind: str, payload: dict[str, Any]) -> None:
     ours = colang.new_event_dict(kind, **payload)
     try:
-        theirs = new_event_dict(kind, **payload)
+        theirs = colang._nemo_new_event_dict(kind, **payload)  # NeMo's, patched or not
     except AssertionError:  # NeMo's check refuses it: ours is made all the same
         assert not is_valid_event(ours)
         return
@@ -307,14 +310,22 @@ def test_events_are_nemos_without_the_checks(kind: str, payload: dict[str, Any])
     assert is_valid_event(ours)
 
 
-def test_pooled_random_draws_uniform_uuid_bits() -> None:
-    pool = colang.PooledSystemRandom()
-    uids = {str(uuid.UUID(int=pool.getrandbits(128), version=4)) for _ in range(2000)}
-    assert len(uids) == 2000  # 512 draws per pool: several refills
-    draws = [pool.getrandbits(7) for _ in range(4000)]
-    assert min(draws) == 0 and max(draws) == 127
-    assert 1800 < sum(d >= 64 for d in draws) < 2200  # the top bit is set half the time
-    assert pool.getrandbits(0) == 0
-    assert pool.getrandbits(40000).bit_length() > 39900  # more than one pool's worth
-    with pytest.raises(ValueError):
-        pool.getrandbits(-1)
+def test_uids_are_random_version_4_uuids() -> None:
+    uids = [colang.new_uuid() for _ in range(4000)]  # 256 per pool: several refills
+    assert len(set(uids)) == len(uids)
+    for uid in uids:
+        parsed = uuid.UUID(uid)
+        assert str(parsed) == uid
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    # Every random digit is uniform: each value at about a sixteenth of the uids (a variant
+    # digit at a quarter); the fixed version digit is always 4.
+    digits = [uid.replace("-", "") for uid in uids]
+    for at in range(32):
+        counts = Counter(d[at] for d in digits)
+        if at == 12:
+            assert counts == {"4": len(uids)}
+            continue
+        values = "89ab" if at == 16 else "0123456789abcdef"
+        assert set(counts) == set(values), at
+        expected = len(uids) / len(values)
+        assert all(abs(n - expected) < 0.25 * expected for n in counts.values()), (at, counts)

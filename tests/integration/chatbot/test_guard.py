@@ -1,0 +1,62 @@
+"""``chatbot.guard`` with the real embedding model and NeMo Guardrails: the intent search
+gives NeMo's results, and rails calls leave nothing behind in NeMo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from nemoguardrails.embeddings.basic import BasicEmbeddingsIndex
+
+from chatbot import prompt
+from chatbot.guard import Guardrails, SharedIndex
+from ingest.embeddings import Embedder
+from rails import profile_path
+from rails.output import Policy
+from tests.integration.conftest import REPO
+
+MESSAGES = REPO / "bench" / "data" / "rails" / "messages-validation.jsonl"
+
+
+@pytest.fixture(scope="module")
+def guard(embedder: Embedder) -> Guardrails:
+    guard = Guardrails(profile_path("default"), embedder, Policy(system_prompt=prompt.SYSTEM))
+    asyncio.run(guard.warm_up())
+    return guard
+
+
+def test_intent_search_finds_what_nemos_finds(guard: Guardrails, embedder: Embedder) -> None:
+    ours = guard._rails.llm_generation_actions.user_message_index
+    assert isinstance(ours, SharedIndex)
+    theirs = BasicEmbeddingsIndex(index=ours.embeddings_index)
+    theirs._items = ours._items
+    theirs._model = ours._model
+    texts = [json.loads(line)["text"] for line in MESSAGES.read_text().splitlines()][::3]
+    threshold = guard._rails.config.rails.dialog.user_messages.embeddings_only_similarity_threshold
+
+    async def compare() -> int:
+        matched = 0
+        for n, text in enumerate(texts):
+            if n % 2:  # half of them as the pipeline asks: already embedded
+                embedder.encode_query(text)
+            for k, t in [(5, threshold), (20, None), (3, 0.75)]:
+                found = await ours.search(text, k, t)
+                assert found == await theirs.search(text, k, t), (text, k, t)
+                matched += bool(found) and t == 0.75
+        return matched
+
+    matched = asyncio.run(compare())
+    # Both sides of a threshold were compared: some messages have examples above it, some not.
+    assert 0 < matched < len(texts), matched
+
+
+def test_calls_leave_no_events_in_nemo(guard: Guardrails, embedder: Embedder) -> None:
+    async def turns() -> None:
+        for n in range(5):
+            question = f"Can I raise my daily card limit to {n}00 pounds?"
+            await guard.check_input(question, ["How do I freeze my card?"])
+            await guard.check_output(question, "Yes, in the app.", ["Change limits in the app."])
+
+    asyncio.run(turns())
+    assert guard._rails.events_history_cache == {}

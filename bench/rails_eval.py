@@ -27,7 +27,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from random import SystemRandom
 from typing import Any
 from unittest import mock
 
@@ -38,11 +37,11 @@ import nemoguardrails.colang.v1_0.runtime.eval as nemo_eval  # noqa: E402
 import nemoguardrails.colang.v1_0.runtime.flows as nemo_flows  # noqa: E402
 import nemoguardrails.colang.v1_0.runtime.runtime as nemo_runtime  # noqa: E402
 import nemoguardrails.colang.v1_0.runtime.sliding as nemo_sliding  # noqa: E402
-import nemoguardrails.utils as nemo_utils  # noqa: E402
 import onnxruntime  # noqa: E402
+from nemoguardrails.embeddings.basic import BasicEmbeddingsIndex  # noqa: E402
 
 from chatbot import colang, prompt  # noqa: E402
-from chatbot.guard import Guardrails  # noqa: E402
+from chatbot.guard import Guardrails, SharedIndex  # noqa: E402
 from ingest.config import EmbeddingConfig  # noqa: E402
 from ingest.embeddings import Embedder  # noqa: E402
 from rails import grounding, profile_path  # noqa: E402
@@ -172,7 +171,7 @@ async def evaluate_conversations(
     return result
 
 
-SHIPPED, PRUNED, CACHED, RESUMED, SIGNED, ON_LOOP, EVENTS = VARIANTS = (
+SHIPPED, PRUNED, CACHED, RESUMED, SIGNED, ON_LOOP, EVENTS, UIDS, SEARCH, STATE = VARIANTS = (
     "NeMo as shipped",
     "+ unused library flows dropped",
     "+ expression parse cache",
@@ -180,7 +179,29 @@ SHIPPED, PRUNED, CACHED, RESUMED, SIGNED, ON_LOOP, EVENTS = VARIANTS = (
     "+ action signatures read once",
     "+ checks on the loop unless they run the model",
     "+ events made without debug checks",
+    "+ uids from pooled randomness",
+    "+ intent search on the held vector",
+    "+ context as the starting state",
 )
+
+
+async def _context_as_message(
+    guard: Guardrails,
+    context: dict[str, Any],
+    messages: list[dict[str, str]],
+    rails: dict[str, bool],
+    output_vars: list[str],
+) -> Any:
+    """``Guardrails._run`` as it was: the context as the first message, so NeMo looks the
+    messages up in its cache of earlier calls' events and adds this call's."""
+    return await guard._rails.generate_async(
+        messages=[{"role": "context", "content": context}, *messages],
+        options={
+            "rails": rails,
+            "output_vars": output_vars,
+            "log": {"activated_rails": True},
+        },
+    )
 
 
 async def _in_thread(context: RailsContext, check: Callable[[Any], Any]) -> Any:
@@ -189,9 +210,9 @@ async def _in_thread(context: RailsContext, check: Callable[[Any], Any]) -> Any:
 
 
 @contextlib.contextmanager
-def _runtime(variant: str) -> Iterator[None]:
-    """NeMo's own functions where a variant does not use ours (``chatbot.colang``), and the
-    actions' worker threads before the last."""
+def _runtime(variant: str, guards: Sequence[Guardrails]) -> Iterator[None]:
+    """NeMo's own functions where a variant does not use ours (``chatbot.colang``,
+    ``chatbot.guard``), and the actions' worker threads before the variant that drops them."""
     before = VARIANTS[: VARIANTS.index(variant) + 1]
     with contextlib.ExitStack() as stack:
         if CACHED not in before:
@@ -209,11 +230,24 @@ def _runtime(variant: str) -> Iterator[None]:
                 stack.enter_context(mock.patch.object(fn, "__signature__", None))
         if ON_LOOP not in before:
             stack.enter_context(mock.patch.object(RailsContext, "run", _in_thread))
+        for step, ours in [(EVENTS, colang.new_event_dict), (UIDS, colang.new_uuid)]:
+            if step not in before:
+                for module, name, theirs, patched in colang._PATCHES:
+                    if patched is ours:
+                        stack.enter_context(mock.patch.object(module, name, theirs))
         if EVENTS not in before:
-            for module, name, theirs, ours in colang._PATCHES:
-                if ours is colang.new_event_dict:
-                    stack.enter_context(mock.patch.object(module, name, theirs))
-            stack.enter_context(mock.patch.object(nemo_utils, "secure_random", SystemRandom()))
+            for guard in guards:  # each LLMRails loaded its own copy of NeMo's action modules
+                actions = guard._rails.runtime.action_dispatcher
+                module = actions.get_action("create_event").__globals__
+                stack.enter_context(
+                    mock.patch.dict(module, new_event_dict=colang._nemo_new_event_dict)
+                )
+        if SEARCH not in before:
+            stack.enter_context(
+                mock.patch.object(SharedIndex, "search", BasicEmbeddingsIndex.search)
+            )
+        if STATE not in before:
+            stack.enter_context(mock.patch.object(Guardrails, "_run", _context_as_message))
         yield
 
 
@@ -225,8 +259,10 @@ async def compare_runtime(
     (``chatbot.guard``), then with Colang expressions evaluated from a parse cache, the event
     history replayed once per call and the actions' signatures read once as well
     (``chatbot.colang``), then with the checks run on the event loop unless they need the
-    embedding model (``rails.actions``) and last with NeMo's events made without its debug
-    checks (``chatbot.colang``; what the chatbot runs), interleaved in one run. As in the
+    embedding model (``rails.actions``), with NeMo's events made without its debug checks
+    and their uids from pooled randomness (``chatbot.colang``), with the intents searched
+    with the vector the embedder holds and last with the context passed as the call's
+    starting state (``chatbot.guard``; what the chatbot runs), interleaved in one run. As in the
     pipeline, the message is embedded right before each input call (its vector is already
     cached: the run is what matters, for the state it leaves the CPU in); and each turn
     starts with another variant, so none always runs first. The last variant's pair, input
@@ -244,7 +280,7 @@ async def compare_runtime(
         first = turn % len(variants)
         for name, variant in variants[first:] + variants[:first]:
             embedder.encode([masked])  # the pipeline's embed stage
-            with _runtime(name):
+            with _runtime(name, (full, guard)):
                 start = time.perf_counter()
                 await variant.check_input(masked)
                 middle = time.perf_counter()

@@ -41,7 +41,7 @@ _EMBEDDERS: dict[str, Embedder] = {}
 _registered: list[bool] = []  # NeMo's provider registry refuses a second registration
 _INPUT_ONLY = {"input": True, "dialog": True, "output": False, "retrieval": False}
 _OUTPUT_ONLY = {"input": False, "dialog": False, "output": True, "retrieval": False}
-_INPUT_VARS = ["route", "handoff", "blocked", "blocked_detail", "suspicious"]
+_INPUT_VARS = ["route", "handoff", "blocked", "blocked_detail"]
 _OUTPUT_VARS = ["output_blocked", "output_reason", "unsupported"]
 
 
@@ -128,8 +128,6 @@ class InputVerdict:
     ``conversation_injection_classifier``...); None when it is not refused."""
     detail: str | None = None
     rails: list[str] = field(default_factory=list)
-    suspicious: bool = False
-    """The injection check found the message close to an attack, refused or not."""
 
 
 @dataclass(frozen=True)
@@ -228,7 +226,6 @@ class Guardrails:
             blocked=data.get("blocked") or None,
             detail=data.get("blocked_detail") or None,
             rails=_activated(result),
-            suspicious=bool(data.get("suspicious")),
         )
 
     async def check_output(self, user: str, answer: str, chunks: list[str]) -> OutputVerdict:

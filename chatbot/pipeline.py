@@ -293,9 +293,7 @@ class ChatPipeline:
                 guardrails["output_rails"] = checked.rails
                 if checked.blocked:
                     offered = None
-                    # Not to a suspicious message: its closest entry may be the help it wants.
-                    if suggestion is not None and not verdict.suspicious:
-                        # The entry offered is cited first.
+                    if suggestion is not None:  # the entry offered is cited first
                         offered = suggestion.chunk
                         others = [c for c in citations if c["id"] != offered.id]
                         citations = [citation(suggestion), *others]

@@ -73,24 +73,18 @@ class RailsContext:
 @action(name="check_injection")
 async def check_injection(
     rails_context: RailsContext, text: str = "", earlier: Sequence[str] | None = None
-) -> dict[str, Any]:
-    """The attack found in the message, or in the recent user turns read with it (``rail``
-    None when the message is clean), and whether the message looks like an attack
-    (``suspicious``: refused, or a clean message the classifier scores close to one)."""
+) -> dict[str, Any] | None:
+    """The attack found in the message, or in the recent user turns read with it; None when
+    the message is clean."""
     ctx = rails_context
-    found, suspicious = await ctx.run(lambda encoder: ctx.detector(encoder).assess(text or ""))
+    found = await ctx.run(lambda encoder: ctx.detector(encoder).check(text or ""))
     if found is None and earlier:
         # The turns read together are a new text: embedding it needs the model, so no try on
         # the loop first.
         found = await asyncio.to_thread(ctx.injection.check_conversation, list(earlier), text or "")
     if found is None:
-        return {"rail": None, "suspicious": suspicious}
-    return {
-        "rail": found.rail,
-        "reason": found.reason,
-        "score": round(found.score, 3),
-        "suspicious": True,
-    }
+        return None
+    return {"rail": found.rail, "reason": found.reason, "score": round(found.score, 3)}
 
 
 @action(name="check_output")

@@ -6,10 +6,8 @@ hashed n-grams (:func:`rails.injection.lexical_features`; their weights go to ``
 the regularisation and the threshold are chosen on the validation split
 (``bench/data/rails/*-validation.jsonl``), never on the test split. The threshold is the
 lowest one at which the patterns and the classifier together refuse at most
-``MAX_FALSE_REFUSALS`` of the validation's benign messages and conversations; the caution score
-(below which nothing looks like an attack) is the lowest one that flags at most
-``MAX_CAUTIONED`` of them. The file records a hash of its training data so a test can tell
-when it is stale.
+``MAX_FALSE_REFUSALS`` of the validation's benign messages and conversations. The file records
+a hash of its training data so a test can tell when it is stale.
 """
 
 from __future__ import annotations
@@ -39,10 +37,6 @@ from rails.normalize import views
 EXEMPLARS = CLASSIFIER_PATH.parent
 VALIDATION = Path(__file__).resolve().parents[1] / "bench" / "data" / "rails"
 MAX_FALSE_REFUSALS = 0.01
-# The share of the validation's benign messages and conversations the caution score may
-# flag: a flag costs a genuine question only the FAQ entry offered when its answer is
-# retracted.
-MAX_CAUTIONED = 0.1
 C_GRID = (1.0, 4.0, 16.0)
 # Weights below this change no probability by more than 0.003 on validation; dropping them
 # keeps lexical.npz small.
@@ -97,15 +91,6 @@ def choose_threshold(scores: npt.NDArray[np.float64], items: list[Sample]) -> tu
     return 0.99, float(((pattern | (scores >= 0.99)) & attack).sum() / attack.sum())
 
 
-def choose_caution(scores: npt.NDArray[np.float64], items: list[Sample]) -> float:
-    """Lowest score that flags at most ``MAX_CAUTIONED`` of the benign items."""
-    benign = scores[~np.array([s.attack for s in items])]
-    for caution in np.round(np.arange(0.05, 1.0, 0.01), 2):
-        if (benign >= caution).sum() <= MAX_CAUTIONED * len(benign):
-            return float(caution)
-    return 0.99
-
-
 TOPICS = CLASSIFIER_PATH.parents[1] / "default" / "topics.co"
 
 
@@ -140,7 +125,7 @@ def main() -> None:
     x = sparse.hstack([sparse.csr_matrix(embedded), lexical_features(texts)], format="csr")
     y = np.array([s.attack for s in train])
     dim = embedded.shape[1]
-    best: tuple[float, float, float, LinearClassifier, float] | None = None
+    best: tuple[float, float, float, LinearClassifier] | None = None
     for c in C_GRID:
         fitted = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(x, y)
         weights = fitted.coef_[0].astype(np.float32)
@@ -153,13 +138,12 @@ def main() -> None:
             meta={},
             lexical=lexical,
         )
-        scores = _view_scores(model, embedder, valid)
-        threshold, recall = choose_threshold(scores, valid)
+        threshold, recall = choose_threshold(_view_scores(model, embedder, valid), valid)
         print(f"C={c}: threshold {threshold:.2f}, validation recall {recall:.3f}")
         if best is None or recall > best[1]:
-            best = (c, recall, threshold, model, min(threshold, choose_caution(scores, valid)))
+            best = (c, recall, threshold, model)
     assert best is not None
-    c, recall, threshold, model, caution = best
+    c, recall, threshold, model = best
     meta = {
         "C": c,
         "embedding_model": embedder.fingerprint,
@@ -171,8 +155,8 @@ def main() -> None:
         "validation_recall": round(recall, 4),
         "max_false_refusals": MAX_FALSE_REFUSALS,
     }
-    LinearClassifier(model.coef, model.intercept, threshold, meta, model.lexical, caution).save()
-    print(f"wrote {CLASSIFIER_PATH} (C={c}, threshold {threshold:.2f}, caution {caution:.2f})")
+    LinearClassifier(model.coef, model.intercept, threshold, meta, model.lexical).save()
+    print(f"wrote {CLASSIFIER_PATH} (C={c}, threshold {threshold:.2f})")
 
 
 if __name__ == "__main__":

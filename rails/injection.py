@@ -436,9 +436,6 @@ class LinearClassifier:
     threshold: float
     meta: dict[str, Any]
     lexical: npt.NDArray[np.float64] | None = None
-    caution: float | None = None
-    """Below ``threshold``, the score from which a clean message still looks like an attack
-    (chosen on the validation split, ``rails.fit``); None: never."""
 
     @classmethod
     def load(
@@ -459,13 +456,11 @@ class LinearClassifier:
             threshold=float(data["threshold"]),
             meta=dict(data.get("meta", {})),
             lexical=lexical,
-            caution=None if data.get("caution") is None else float(data["caution"]),
         )
 
     def save(self, path: Path = CLASSIFIER_PATH, lexical_path: Path = LEXICAL_PATH) -> None:
         data = {
             "threshold": self.threshold,
-            "caution": self.caution,
             "intercept": self.intercept,
             "meta": self.meta,
             "coef": [round(float(x), 6) for x in self.coef],
@@ -519,20 +514,14 @@ class InjectionDetector:
         return float(self.classifier.probability(np.vstack(vectors), texts).max())
 
     def check(self, text: str) -> Finding | None:
-        return self.assess(text)[0]
-
-    def assess(self, text: str) -> tuple[Finding | None, bool]:
-        """The attack found in ``text``, if any, and whether it looks like one: found, or
-        scored at or above the classifier's ``caution``."""
         readings = views(text)
         found = match_patterns(readings)
         if found:
-            return found, True
+            return found
         score = self.score(readings)
         if score >= self.classifier.threshold:
-            return Finding("injection_classifier", f"p={score:.2f}", score), True
-        caution = self.classifier.caution
-        return None, caution is not None and score >= caution
+            return Finding("injection_classifier", f"p={score:.2f}", score)
+        return None
 
     def check_conversation(self, earlier: Sequence[str], message: str) -> Finding | None:
         """The recent user turns read as one text, so an attack split across messages is seen

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import statistics
@@ -39,9 +40,10 @@ import nemoguardrails.colang.v1_0.runtime.runtime as nemo_runtime  # noqa: E402
 import nemoguardrails.colang.v1_0.runtime.sliding as nemo_sliding  # noqa: E402
 import onnxruntime  # noqa: E402
 from nemoguardrails.embeddings.basic import BasicEmbeddingsIndex  # noqa: E402
+from nemoguardrails.rails.llm.options import GenerationOptions  # noqa: E402
 
 from chatbot import colang, prompt  # noqa: E402
-from chatbot.guard import Guardrails, SharedIndex  # noqa: E402
+from chatbot.guard import Call, Guardrails, SharedIndex  # noqa: E402
 from ingest.config import EmbeddingConfig  # noqa: E402
 from ingest.embeddings import Embedder  # noqa: E402
 from rails import grounding, profile_path  # noqa: E402
@@ -171,7 +173,9 @@ async def evaluate_conversations(
     return result
 
 
-SHIPPED, PRUNED, CACHED, RESUMED, SIGNED, ON_LOOP, EVENTS, UIDS, SEARCH, STATE = VARIANTS = (
+SHIPPED, PRUNED, CACHED, RESUMED, SIGNED, ON_LOOP, EVENTS, UIDS, SEARCH, STATE, DIRECT = (
+    VARIANTS
+) = (
     "NeMo as shipped",
     "+ unused library flows dropped",
     "+ expression parse cache",
@@ -182,26 +186,32 @@ SHIPPED, PRUNED, CACHED, RESUMED, SIGNED, ON_LOOP, EVENTS, UIDS, SEARCH, STATE =
     "+ uids from pooled randomness",
     "+ intent search on the held vector",
     "+ context as the starting state",
+    "+ the runtime called without generate_async",
 )
 
 
-async def _context_as_message(
+async def _through_generate_async(
     guard: Guardrails,
     context: dict[str, Any],
-    messages: list[dict[str, str]],
-    rails: dict[str, bool],
-    output_vars: list[str],
-) -> Any:
-    """``Guardrails._run`` as it was: the context as the first message, so NeMo looks the
-    messages up in its cache of earlier calls' events and adds this call's."""
-    return await guard._rails.generate_async(
-        messages=[{"role": "context", "content": context}, *messages],
-        options={
-            "rails": rails,
-            "output_vars": output_vars,
-            "log": {"activated_rails": True},
-        },
-    )
+    user: str,
+    options: GenerationOptions,
+    bot_message: str | None = None,
+    *,
+    as_state: bool = True,
+) -> Call:
+    """``Guardrails._run`` as it was: through ``generate_async``, with the context as the
+    call's starting state or (``as_state=False``, earlier still) as the first message, so NeMo
+    looks the messages up in its cache of earlier calls' events and adds this call's."""
+    messages = [{"role": "user", "content": user}]
+    if bot_message is not None:
+        messages.append({"role": "assistant", "content": bot_message})
+    if as_state:
+        state = {"events": [{"type": "ContextUpdate", "data": context}]}
+        result = await guard._rails.generate_async(messages=messages, state=state, options=options)
+    else:
+        messages.insert(0, {"role": "context", "content": context})  # type: ignore[dict-item]
+        result = await guard._rails.generate_async(messages=messages, options=options)
+    return Call.from_response(result)
 
 
 async def _in_thread(context: RailsContext, check: Callable[[Any], Any]) -> Any:
@@ -246,8 +256,9 @@ def _runtime(variant: str, guards: Sequence[Guardrails]) -> Iterator[None]:
             stack.enter_context(
                 mock.patch.object(SharedIndex, "search", BasicEmbeddingsIndex.search)
             )
-        if STATE not in before:
-            stack.enter_context(mock.patch.object(Guardrails, "_run", _context_as_message))
+        if DIRECT not in before:
+            run = functools.partialmethod(_through_generate_async, as_state=STATE in before)
+            stack.enter_context(mock.patch.object(Guardrails, "_run", run))
         yield
 
 
@@ -261,8 +272,9 @@ async def compare_runtime(
     (``chatbot.colang``), then with the checks run on the event loop unless they need the
     embedding model (``rails.actions``), with NeMo's events made without its debug checks
     and their uids from pooled randomness (``chatbot.colang``), with the intents searched
-    with the vector the embedder holds and last with the context passed as the call's
-    starting state (``chatbot.guard``; what the chatbot runs), interleaved in one run. As in the
+    with the vector the embedder holds, with the context passed as the call's starting state
+    and last with NeMo's runtime called without ``generate_async`` around it
+    (``chatbot.guard``; what the chatbot runs), interleaved in one run. As in the
     pipeline, the message is embedded right before each input call (its vector is already
     cached: the run is what matters, for the state it leaves the CPU in); and each turn
     starts with another variant, so none always runs first. The last variant's pair, input

@@ -1,16 +1,19 @@
 """``chatbot.guard`` with the real embedding model and NeMo Guardrails: the intent search
-gives NeMo's results, and rails calls leave nothing behind in NeMo."""
+gives NeMo's results, rails calls give what ``generate_async`` gives, and they leave nothing
+behind in NeMo."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 from nemoguardrails.embeddings.basic import BasicEmbeddingsIndex
+from nemoguardrails.rails.llm.options import GenerationOptions
 
 from chatbot import prompt
-from chatbot.guard import Guardrails, SharedIndex
+from chatbot.guard import INPUT_CALL, OUTPUT_CALL, Call, Guardrails, SharedIndex
 from ingest.embeddings import Embedder
 from rails import profile_path
 from rails.output import Policy
@@ -60,3 +63,48 @@ def test_calls_leave_no_events_in_nemo(guard: Guardrails, embedder: Embedder) ->
 
     asyncio.run(turns())
     assert guard._rails.events_history_cache == {}
+
+
+def test_calls_say_and_set_what_generate_async_does(guard: Guardrails) -> None:
+    """``Guardrails._run`` hands NeMo's runtime the events ``generate_async`` would make: the
+    same replies, variables and activated rails, for every kind of labelled message and for
+    grounded and ungrounded answers."""
+    rows = [json.loads(line) for line in MESSAGES.read_text().splitlines()][::4]
+    grounding = REPO / "bench" / "data" / "rails" / "grounding-validation.jsonl"
+    answers = [json.loads(line) for line in grounding.read_text().splitlines()][::6]
+
+    async def nemo(
+        options: GenerationOptions, messages: list[dict[str, str]], **context: Any
+    ) -> Call:
+        result = await guard._rails.generate_async(
+            messages=messages,
+            state={"events": [{"type": "ContextUpdate", "data": context}]},
+            options=options,
+        )
+        return Call.from_response(result)
+
+    async def compare() -> set[str]:
+        seen: set[str] = set()
+        for n, row in enumerate(rows):
+            earlier = ["How do I freeze my card?"] if n % 3 == 0 else []
+            context = {"earlier_user_messages": earlier, "follow_up": False}
+            ours = await guard._run(context, row["text"], INPUT_CALL)
+            user = [{"role": "user", "content": row["text"]}]
+            assert ours == await nemo(INPUT_CALL, user, **context), row["text"]
+            seen.add(str(ours.output_data["route"] or ours.output_data["blocked"]))
+        for row in answers:
+            ours = await guard._run(
+                {"chunks": row["context"]}, row["question"], OUTPUT_CALL, bot_message=row["answer"]
+            )
+            messages = [
+                {"role": "user", "content": row["question"]},
+                {"role": "assistant", "content": row["answer"]},
+            ]
+            assert ours == await nemo(OUTPUT_CALL, messages, chunks=row["context"]), row["answer"]
+            seen.add(f"output {ours.output_data['output_reason']}")
+        return seen
+
+    seen = asyncio.run(compare())
+    # Answered, refused by each kind of input rail, dialog replies; passed and failed answers.
+    assert {"answer", "off_topic", "injection_pattern", "injection_classifier"} <= seen, seen
+    assert {"output None", "output ungrounded"} <= seen, seen

@@ -39,6 +39,7 @@ from rails import load_config
 from rails.actions import ACTIONS, RailsContext
 from rails.injection import InjectionDetector
 from rails.output import Policy
+from rails.topical import is_request
 
 _EMBEDDERS: dict[str, Embedder] = {}
 _registered: list[bool] = []  # NeMo's provider registry refuses a second registration
@@ -265,12 +266,7 @@ class Guardrails:
     async def check_input(self, message: str, earlier: list[str] | None = None) -> InputVerdict:
         """``earlier``: the recent user messages of the session, read together with this one
         by the conversation-level injection check."""
-        context = {
-            "earlier_user_messages": earlier or [],
-            # A short follow-up ("and bigger ones?") continues the topic of the
-            # conversation; the topical rail must not judge it alone.
-            "follow_up": bool(earlier) and is_follow_up(message),
-        }
+        context = input_context(message, earlier or [])
         result = await self._run(context, message, INPUT_CALL)
         data = result.output_data
         answer = data.get("route") == "answer"
@@ -298,6 +294,18 @@ class Guardrails:
             unsupported=list(data.get("unsupported") or []),
             rails=result.rails,
         )
+
+
+def input_context(message: str, earlier: list[str]) -> dict[str, Any]:
+    """The Colang variables of an input call besides the message."""
+    return {
+        "earlier_user_messages": earlier,
+        # A short follow-up ("and bigger ones?") continues the topic of the conversation; the
+        # topical rail must not judge it alone.
+        "follow_up": bool(earlier) and is_follow_up(message),
+        # The topical rail refuses off-topic requests, not statements of context.
+        "request": is_request(message),
+    }
 
 
 def _profile_flows(rails: LLMRails, own_flows: set[str]) -> set[str]:

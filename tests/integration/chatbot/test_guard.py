@@ -13,7 +13,14 @@ from nemoguardrails.embeddings.basic import BasicEmbeddingsIndex
 from nemoguardrails.rails.llm.options import GenerationOptions
 
 from chatbot import prompt
-from chatbot.guard import INPUT_CALL, OUTPUT_CALL, Call, Guardrails, SharedIndex
+from chatbot.guard import (
+    INPUT_CALL,
+    OUTPUT_CALL,
+    Call,
+    Guardrails,
+    SharedIndex,
+    input_context,
+)
 from ingest.embeddings import Embedder
 from rails import profile_path
 from rails.output import Policy
@@ -87,7 +94,7 @@ def test_calls_say_and_set_what_generate_async_does(guard: Guardrails) -> None:
         seen: set[str] = set()
         for n, row in enumerate(rows):
             earlier = ["How do I freeze my card?"] if n % 3 == 0 else []
-            context = {"earlier_user_messages": earlier, "follow_up": False}
+            context = input_context(row["text"], earlier)
             ours = await guard._run(context, row["text"], INPUT_CALL)
             user = [{"role": "user", "content": row["text"]}]
             assert ours == await nemo(INPUT_CALL, user, **context), row["text"]

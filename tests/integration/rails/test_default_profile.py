@@ -1,6 +1,7 @@
-"""The default profile's output rail through real NeMo Guardrails: the flow hands the user's
-message to the groundedness check, so an answer that restates the question's premise as fact
-is retracted while the same answer to a neutral question passes."""
+"""The default profile through real NeMo Guardrails: the output flow hands the user's message
+to the groundedness check, so an answer that restates the question's premise as fact is
+retracted while the same answer to a neutral question passes; the topical rail refuses
+off-topic requests and lets statements of context through."""
 
 from __future__ import annotations
 
@@ -30,5 +31,22 @@ def test_output_rail_reads_the_question(embedder: Embedder) -> None:
         assert premise.unsupported == [ANSWER]
         neutral = await guard.check_output("How do I freeze my card?", ANSWER, CHUNKS)
         assert not neutral.blocked, neutral
+
+    asyncio.run(run())
+
+
+def test_topical_rail_refuses_requests_not_statements(embedder: Embedder) -> None:
+    """A customer's situation in travel words is context for a banking question: it goes to the
+    FAQ; a travel request is refused, first turn or later."""
+    guard = Guardrails(profile_path("default"), embedder, Policy(system_prompt=prompt.SYSTEM))
+
+    async def run() -> None:
+        for earlier in ([], ["Do I need to tell you before I travel abroad?"]):
+            request = await guard.check_input(
+                "What's the best time of year to visit Japan?", earlier
+            )
+            assert request.blocked == "off_topic", request
+            statement = await guard.check_input("I'm off to Japan for three weeks in May.", earlier)
+            assert statement.blocked is None and statement.reply is None, statement
 
     asyncio.run(run())

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rails.topical import is_request
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "What's the best time of year to visit Thailand?",
+        "what is the best time to visit japan",
+        "Write a poem about the sea.",
+        "hey, tell me a joke",
+        "Hi! Any tips for Rome",
+        "Let me know the forecast for Leeds",
+        "Recommend a fantasy book series for me.",
+        "口座の開設にはどんな書類が必要ですか\uff1f",
+        "ما هو أفضل مطعم في دبي؟",
+        "Πόσο κοστίζει ο λογαριασμός Plus τον μήνα\u037e",  # noqa: RUF001
+    ],
+)
+def test_questions_and_imperatives_are_requests(message: str) -> None:
+    assert is_request(message)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "I'm off to Japan for three weeks in May.",
+        "I've been on holiday in Greece for two weeks.",
+        "Quick one about my wedding next year.",
+        "The weather has been awful and my roof leaked.",
+        "Whatever happens, I need the money by Friday.",  # "what" inside a word
+        "I love football",
+    ],
+)
+def test_statements_are_not_requests(message: str) -> None:
+    assert not is_request(message)
+
+
+def test_every_labelled_off_topic_message_is_a_request() -> None:
+    """The rule lets no off-topic request of the train or validation split through."""
+    files = [
+        REPO / "rails" / "exemplars" / "messages.jsonl",
+        REPO / "bench" / "data" / "rails" / "messages-validation.jsonl",
+    ]
+    rows = [json.loads(line) for path in files for line in path.read_text().splitlines()]
+    off_topic = [row["text"] for row in rows if row["label"] == "off_topic"]
+    assert len(off_topic) > 150
+    assert [text for text in off_topic if not is_request(text)] == []

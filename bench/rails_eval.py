@@ -186,7 +186,7 @@ SHIPPED, PRUNED, CACHED, RESUMED, SIGNED, ON_LOOP, EVENTS, UIDS, SEARCH, STATE, 
     "+ uids from pooled randomness",
     "+ intent search on the held vector",
     "+ context as the starting state",
-    "+ the runtime called without generate_async",
+    "+ the runtime called directly, output call from the answer",
 )
 
 
@@ -273,8 +273,9 @@ async def compare_runtime(
     embedding model (``rails.actions``), with NeMo's events made without its debug checks
     and their uids from pooled randomness (``chatbot.colang``), with the intents searched
     with the vector the embedder holds, with the context passed as the call's starting state
-    and last with NeMo's runtime called without ``generate_async`` around it
-    (``chatbot.guard``; what the chatbot runs), interleaved in one run. As in the
+    and last with NeMo's runtime called without ``generate_async`` around it, the output
+    call starting from the answer's event (``chatbot.guard``; what the chatbot runs),
+    interleaved in one run. As in the
     pipeline, the message is embedded right before each input call (its vector is already
     cached: the run is what matters, for the state it leaves the CPU in); and each turn
     starts with another variant, so none always runs first. The last variant's pair, input

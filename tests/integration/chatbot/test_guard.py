@@ -73,9 +73,9 @@ def test_calls_leave_no_events_in_nemo(guard: Guardrails, embedder: Embedder) ->
 
 
 def test_calls_say_and_set_what_generate_async_does(guard: Guardrails) -> None:
-    """``Guardrails._run`` hands NeMo's runtime the events ``generate_async`` would make: the
-    same replies, variables and activated rails, for every kind of labelled message and for
-    grounded and ungrounded answers."""
+    """``Guardrails._run`` calls NeMo's runtime itself (the output call from the answer's
+    event): the same replies, variables and activated rails as ``generate_async``, for every
+    kind of labelled message and for grounded and ungrounded answers."""
     rows = [json.loads(line) for line in MESSAGES.read_text().splitlines()][::4]
     grounding = REPO / "bench" / "data" / "rails" / "grounding-validation.jsonl"
     answers = [json.loads(line) for line in grounding.read_text().splitlines()][::6]

@@ -39,7 +39,7 @@ from rails import load_config
 from rails.actions import ACTIONS, RailsContext
 from rails.injection import InjectionDetector
 from rails.output import Policy
-from rails.topical import is_request
+from rails.topical import states_own_situation
 
 _EMBEDDERS: dict[str, Embedder] = {}
 _registered: list[bool] = []  # NeMo's provider registry refuses a second registration
@@ -310,8 +310,8 @@ def input_context(message: str, earlier: list[str]) -> dict[str, Any]:
         # A short follow-up ("and bigger ones?") continues the topic of the conversation; the
         # topical rail must not judge it alone.
         "follow_up": bool(earlier) and is_follow_up(message),
-        # The topical rail refuses off-topic requests, not statements of context.
-        "request": is_request(message),
+        # The topical rail refuses off-topic requests, not the customer's own situation.
+        "own_situation": states_own_situation(message),
     }
 
 

@@ -275,9 +275,9 @@ async def compare_runtime(
     with the vector the embedder holds, with the context passed as the call's starting state
     and last with NeMo's runtime called without ``generate_async`` around it, the output
     call starting from the answer's event (``chatbot.guard``; what the chatbot runs),
-    interleaved in one run. As in the
-    pipeline, the message is embedded right before each input call (its vector is already
-    cached: the run is what matters, for the state it leaves the CPU in); and each turn
+    interleaved in one run. As in the pipeline, the message is embedded right before each
+    input call (its vector is already cached: the run is what matters, for the state it
+    leaves the CPU in); and each turn
     starts with another variant, so none always runs first. The last variant's pair, input
     then output call, is the rails' cost per answered turn (recorded in ``lat``)."""
     with mock.patch("chatbot.guard._drop_unused_library_flows"):

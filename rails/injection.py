@@ -27,6 +27,8 @@ import numpy.typing as npt
 from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 
+from rails.alternation import any_word, at_word_start
+from rails.fraud import PATTERNS as FRAUD
 from rails.hashing import HashedNgrams
 from rails.normalize import views
 
@@ -57,53 +59,9 @@ def _lexical_logits(
     return np.array([_CHAR_NGRAMS.dot(t, chars) + _WORD_NGRAMS.dot(t, words) for t in texts])
 
 
-def _any(alternatives: str) -> str:
-    """One alternation of the top-level ``|``-separated words; words in scripts that separate
-    words with spaces (below U+0600: Latin, Greek, Cyrillic...) must stand alone, so "glem"
-    (Danish: forget) does not fire inside "problem"."""
-    words, depth, start = [], 0, 0
-    for at, char in enumerate(alternatives):
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if char == "|" and depth == 0:
-            words.append(alternatives[start:at])
-            start = at + 1
-    words.append(alternatives[start:])
-    spaced = [word for word in words if all(ord(ch) < 0x600 for ch in word)]
-    # One pair of word boundaries around all of them: inside a word the lookbehind fails once
-    # instead of once per word, which keeps the long lists cheap (same matches).
-    parts = [rf"(?<!\w)(?:{_factor(spaced)})(?!\w)"] if spaced else []
-    rest = [word for word in words if word not in spaced]
-    if rest:
-        parts.append(f"(?:{_factor(rest)})")
-    return "(?:" + "|".join(parts) + ")"
-
-
-_META = set("\\.^$*+?{}[]|()")
-
-
-def _factor(words: list[str]) -> str:
-    """``"|".join(words)``, the same language, written as a trie: alternatives that start with
-    the same plain character share it, and a lookahead on the possible first characters rules
-    out a position at once. Python's ``re`` tries every alternative in turn at every position:
-    written flat, the multilingual pattern took 1.7x as long on a question (a word-list trie
-    library would not do: these words hold regex pieces). Only the order in which matches are
-    tried moves, which no yes/no search sees."""
-    heads: dict[str, list[str]] = {}
-    for word in words:
-        plain = bool(word) and word[0] not in _META and word[1:2] not in ("?", "*", "+", "{")
-        heads.setdefault(word[0] if plain else "", []).append(word[1:] if plain else word)
-    parts = heads.pop("", [])
-    for head, tails in heads.items():
-        parts.append(head + tails[0] if len(tails) == 1 else f"{head}(?:{_factor(tails)})")
-    if len(heads) > 1 and not parts[: -len(heads)]:
-        first = "".join(re.escape(head) for head in heads)
-        return f"(?=[{first}])(?:{'|'.join(parts)})"
-    return "|".join(parts)
-
-
 # Instruction overrides, "an AI without rules", developer mode and system-prompt requests in
 # the languages of the multilingual exemplars (both word orders: several are verb-final).
-_OVERRIDE_VERBS = _any(
+_OVERRIDE_VERBS = any_word(
     r"ignora|ignore[rz]?|ignoriere?n?|ignorera|ignoruj|ignoră|ignoriši|ignoriraj|"
     r"olvida|olvídate|descarta|esque[cç]e|esqueça|desconsider[ae]|dimentica|"
     r"oublie[rz]?|vergiss|vergeet|negeer|glöm|glem|se bort fra|strunta i|unohda|"
@@ -115,7 +73,7 @@ _OVERRIDE_VERBS = _any(
     r"잊어|bỏ qua|quên|ละเว้น|ลืม|เพิกเฉย|abaikan|lupakan|kalimutan|huwag pansinin|"
     r"puuza|sahau|zabud'?|bhool ja\w*|bhul ja\w*|forget"
 )
-_INSTRUCTION_NOUNS = _any(
+_INSTRUCTION_NOUNS = any_word(
     r"instrucciones|reglas|normas|indicaciones|instruções|regras|istruzioni|regole|"
     r"consignes|règles|instructions?|anweisungen|regeln|vorgaben|instructies|regels|"
     r"instruktioner|regler|instruksjoner|ohjee\w*|säännö\w*|instrukcj\w*|zasad\w*|"
@@ -127,7 +85,7 @@ _INSTRUCTION_NOUNS = _any(
     r"hướng dẫn|quy tắc|คำสั่ง|กฎ|instruksi|aturan\w*|arahan|peraturan|tagubilin|"
     r"patakaran|maagizo|sheria|instruktsii|nirdesh|niyam"
 )
-_UNRESTRICTED = _any(
+_UNRESTRICTED = any_word(
     r"sin (restricciones|filtros?|reglas|límites)|sem (restrições|filtros?|censura|"
     r"regras)|senza (restrizioni|filtri|regole)|sans (restrictions?|filtres?|limites|"
     r"règles)|ohne (einschränkungen|regeln|filter)|zonder (beperkingen|regels)|"
@@ -145,7 +103,7 @@ _UNRESTRICTED = _any(
     r"no limits|koi niyam nahi|bina kisi restriction|sin censura|senza censura|"
     r"sans censure|sem censura"
 )
-_DEV_MODE = _any(
+_DEV_MODE = any_word(
     r"modo (desarrollador|desenvolvedor|sviluppatore|programador)|mode (développeur|"
     r"dev)|entwicklermodus|ontwikkelaarsmodus|utvecklarläge|udviklertilstand|"
     r"utviklermodus|kehittäjätila\w*|tryb (dewelopera|programisty)|vývojářský režim|"
@@ -155,7 +113,7 @@ _DEV_MODE = _any(
     r"ডেভেলপার মোড|开发者模式|開發者模式|開発者モード|개발자 모드|"
     r"chế độ nhà phát triển|โหมดนักพัฒนา|mode pengembang"
 )
-_SYSTEM_PROMPT = _any(
+_SYSTEM_PROMPT = any_word(
     r"prompt (de|del|do|di) sistem[ae]|system-?prompt|systemprompt|invite système|"
     r"instructions? (système|cachées|internes)|instrucciones (del sistema|internas|"
     r"ocultas)|instruções (do sistema|internas|ocultas)|istruzioni (di sistema|"
@@ -170,7 +128,7 @@ _SYSTEM_PROMPT = _any(
 )
 # "AI" in capitals only where the letters are also a common word ("mi" Spanish: my; "ai"
 # Italian: to the; "ki" Hinglish: of).
-_AI = _any(
+_AI = any_word(
     r"ia|(?-i:AI|KI|MI)|tekoäly\w*|model|modelo|modello|modell|modèle|ии|ші|bot|chatbot|"
     r"robot|ذكاء اصطناعي|בינה מלאכותית|هوش مصنوعی|एआई|"
     r"এআই|人工智能|人工智慧|챗봇|ボット|asistent\w*|assistant\w*|assistente|модель|"
@@ -179,7 +137,7 @@ _AI = _any(
 # System-prompt extraction in other languages: "your hidden rules", "the text above this
 # conversation", "your instructions word for word". Hidden / concealed (also "hidden in your
 # instructions": a few words may come between)...
-_HIDDEN = _any(
+_HIDDEN = any_word(
     r"ocult[oa]s?|nascost[oeai]|cach[ée]e?s?|versteckt\w*|verborgen\w*|dold[ae]?|skjult\w*|"
     r"piilo\w*|ukryt\w*|skryt\w*|ascuns\w*|rejtett\w*|κρυφ\w*|κρυμμέν\w*|скрыт\w*|"
     r"прихован\w*|скрит\w*|скривен\w*|skriven\w*|المخفية|مخفية|הנסתרות|נסתרות|پنهان\S*|"
@@ -188,7 +146,7 @@ _HIDDEN = _any(
 )
 # ...secret / internal / confidential only right next to the noun: a PIN is "número secreto",
 # "비밀번호", "รหัสลับ".
-_SECRET = _any(
+_SECRET = any_word(
     r"secret[oa]s?|secret(e|s|es)?|secrètes?|intern[oa]s|interne|confidencia(l|les|is)|"
     r"segret[oeai]|riservat[oeai]|confidentiel(le)?s?|geheim\w*|interne[nr]?|vertraulich\w*|"
     r"vertrouwelijk\w*|hemlig\w*|hemmelig\w*|fortrolig\w*|salai\w*|sisäi\w*|tajn\w*|"
@@ -199,7 +157,7 @@ _SECRET = _any(
     r"lihim|sikreto|za siri|gupt"
 )
 # What the bot was told: instructions, rules, prompt, guidelines.
-_TOLD_MORE = _any(
+_TOLD_MORE = any_word(
     r"prompt\w*|directrices|pautas|direttive|richtlinien|richtlijnen|riktlinjer|"
     r"retningslinjer|wytyczn\w*|směrnic\w*|smernic\w*|irányelv\w*|yönerge\w*|директив\w*|"
     r"настанов\w*|smjernic\w*|uput\w*|упут\w*|ohjee\w*|промпт\w*|إرشادات|הנחיות|הנחיית|"
@@ -207,12 +165,8 @@ _TOLD_MORE = _any(
     r"panuto|hidayat"
 )
 _TOLD = f"(?:{_INSTRUCTION_NOUNS}|{_TOLD_MORE})"
-_SECRET_RULES = (
-    f"{_HIDDEN}.{{0,12}}?{_TOLD}|{_TOLD}.{{0,12}}?{_HIDDEN}|{_SECRET}\\s?{_TOLD}|"
-    f"{_TOLD}\\s?{_SECRET}"
-)
 # "System prompt" and "system message" in the forms _SYSTEM_PROMPT lacks.
-_SYSTEM_MESSAGE = _any(
+_SYSTEM_MESSAGE = any_word(
     r"системн\w+ (си |свой |твой |ваш )?(промпт\w*|инструкц\w*|подсказк\w*|съобщени\w*|"
     r"сообщени\w*)|rendszerüzenet\w*|rendszerprompt\w*|gesaan sistem|"
     r"(maelekezo|maagizo|ujumbe) (yako |wako )?(ya |wa )?mfumo|μήνυμα συστήματος|"
@@ -228,7 +182,7 @@ _SYSTEM_MESSAGE = _any(
     r"mensagem do sistema|messaggio di sistema"
 )
 # "Above / before this conversation", "at its start", "before my first message".
-_PRECEDING = _any(
+_PRECEDING = any_word(
     r"(encima|antes|arriba) de (esta|nuestra|la) (conversación|charla|chat)|"
     r"(al )?(principio|inicio|comienzo) de (esta |nuestra |la )?(conversación|charla|chat)|"
     r"(por )?(cima|antes) (desta|da nossa|dessa) (conversa|mensagem)|"
@@ -268,7 +222,7 @@ _PRECEDING = _any(
     r"is (baatcheet|chat) se (upar|pehle)|chat ke shuru mein"
 )
 # "Word for word", "verbatim" (not words that also mean "as it is": "tal cual", "そのまま").
-_VERBATIM = _any(
+_VERBATIM = any_word(
     r"palabra por palabra|al pie de la letra|palavra por palavra|parola per parola|"
     r"alla lettera|testualmente|mot (à|pour) mot|textuellement|wort für wort|wörtlich|"
     r"woord voor woord|letterlijk|ord för ord|ordagrant|ord for ord|ordrett|sanasta sanaan|"
@@ -281,15 +235,18 @@ _VERBATIM = _any(
     r"salita por salita|neno kwa neno|word for word|verbatim|lafz ba lafz"
 )
 # The text itself ("the text above this conversation").
-_TEXT = _any(
+_TEXT = any_word(
     r"texto|testo|texte|text|tekst\w*|κείμενο|metni|текст\w*|النص|הטקסט|متن|ٹیکسٹ|टेक्स्ट|"
     r"লেখা|文字|文本|内容|內容|文章|テキスト|텍스트|내용|văn bản|ข้อความ|teks|maandishi"
 )
+# Each list heads one alternative, which holds every phrase that starts with it: Python's
+# ``re`` tries every alternative at every position, so a list searched twice costs twice (the
+# same matches as one alternative per phrase, at half the time).
 _EXTRACTION = (
-    f"{_SECRET_RULES}|{_SYSTEM_MESSAGE}|"
-    f"{_PRECEDING}.{{0,80}}?(?:{_VERBATIM}|{_TOLD}|{_TEXT})|"
-    f"(?:{_VERBATIM}|{_TOLD}|{_TEXT}).{{0,80}}?{_PRECEDING}|"
-    f"{_VERBATIM}.{{0,60}}?{_TOLD}|{_TOLD}.{{0,60}}?{_VERBATIM}"
+    f"{_TOLD}(?:.{{0,12}}?{_HIDDEN}|\\s?{_SECRET}|.{{0,60}}?{_VERBATIM}|.{{0,80}}?{_PRECEDING})|"
+    f"{_VERBATIM}(?:.{{0,60}}?{_TOLD}|.{{0,80}}?{_PRECEDING})|{_TEXT}.{{0,80}}?{_PRECEDING}|"
+    f"{_PRECEDING}.{{0,80}}?(?:{_VERBATIM}|{_TOLD}|{_TEXT})|{_HIDDEN}.{{0,12}}?{_TOLD}|"
+    f"{_SECRET}\\s?{_TOLD}|{_SYSTEM_MESSAGE}"
 )
 _ELSEWHERE = ".{0,40}?"
 MULTILINGUAL = (
@@ -353,34 +310,7 @@ _PATTERNS: dict[str, str] = {
         r"\b[a-z]\d?\s*=\s*[\"']|\b(concatenate|assemble|put together|glue)\b[^.]{0,30}\b(it|them|"
         r"these|the (parts|pieces|strings|words|fragments))\b"
     ),
-    # Help with fraud against the bank or its customers.
-    "fraud": (
-        r"\b(access|get into|log ?in(?:to)?|take over|empty|drain|withdraw from|change the "
-        r"(registered )?(mobile|phone|number|email|address) on|get the pin (of|for))\b[^.]{0,40}"
-        r"\b(someone else's|another person's|other people's|(my )?(flatmate|roommate|neighbour|"
-        r"boss|ex|husband|wife|partner|grandmother|grandfather|grandma|grandad|uncle|aunt|dad|mum|"
-        r"mother|father|brother|sister|friend|colleague)'s)\b|"
-        r"\b(in|under) (someone else's|another person's|a fake|a false) (name|identity)\b|"
-        r"\b(a |the )?cards? (i|we) found\b|\bstolen (credit |debit )?cards?\b[^.]{0,30}\b(use|"
-        r"online|buy|shop|cash)\b|\bscam (payments|money)\b|\bwithout telling (the bank|them|"
-        r"anyone)\b|\b(list|dump|database) of (customer|client)s?'? ?(emails|details|numbers|"
-        r"addresses|data)\b|\b(customer|person|holder|owner) who (owns|holds|has) (account|card)\b|"
-        r"\bchargeback\b[^.]{0,40}\bactually (received|got)\b|"
-        r"\bwithout (him|her|them|the owner|the customer|anyone) (knowing|noticing|finding out)\b|"
-        r"\b(edit|alter|fake|forge|doctor|photoshop)\b[^.]{0,30}\b(statements?|payslips?|bank "
-        r"letters?|passports?|id documents?)\b|\bbefore (your|the) fraud (team|department|"
-        r"checks?)\b|"
-        r"\b(avoid|bypass|evade|get around|trick|beat|skip)\b[^.]{0,30}\b(fraud (checks?|team|"
-        r"detection|alerts?)|2fa|two-factor|verification|security checks?|one-time codes?|otp|"
-        r"kyc)\b|"
-        r"\b(stolen|someone(?:'s| else's)) (phone|card|details|credentials|identity)\b[^.]{0,40}"
-        r"\b(log ?in|use|access|get into|pay|buy)\b|\b(list|dump|batch|bunch) of (card numbers|"
-        r"cards|accounts|logins|credentials)\b|\blaunder|\bmoney mules?\b|\bmule accounts?\b|"
-        r"\b(another|other|someone else's|a different) (customer|person|client|account holder)('s)?"
-        r"\b[^.]{0,30}\b(statement|balance|address|details|data|number|account)|\b(holder|"
-        r"owner) of "
-        r"(account|card)\b|\b(linked to|belonging to|registered to) (account|card) (number )?\d"
-    ),
+    **FRAUD,
     "multilingual_override": (
         r"\bignore[rz]?\b.{0,30}\b(instructions|consignes|règles)\b|"
         r"\bignorier\w*\b.{0,30}\b(anweisungen|regeln|instruktionen|vorgaben)\b|"
@@ -406,11 +336,12 @@ _PATTERNS: dict[str, str] = {
     ),
 }
 _PATTERNS["multilingual_override"] += "|" + MULTILINGUAL
-PATTERNS = {name: re.compile(p, re.IGNORECASE | re.DOTALL) for name, p in _PATTERNS.items()}
 # A name like "Dan" must not count: the DAN alternative is meant in capitals only.
-PATTERNS["role_switch"] = re.compile(
-    _PATTERNS["role_switch"].replace(r"\bDAN\b", r"\b(?-i:DAN)\b"), re.IGNORECASE | re.DOTALL
-)
+_PATTERNS["role_switch"] = _PATTERNS["role_switch"].replace(r"\bDAN\b", r"\b(?-i:DAN)\b")
+PATTERNS = {
+    name: re.compile(at_word_start(pattern), re.IGNORECASE | re.DOTALL)
+    for name, pattern in _PATTERNS.items()
+}
 
 
 # Chosen on the validation conversations: above it, no genuine conversation was refused.

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import random
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +14,6 @@ from rails.injection import (
     LEXICAL_FEATURES,
     InjectionDetector,
     LinearClassifier,
-    _factor,
     lexical_features,
     match_patterns,
 )
@@ -90,33 +87,6 @@ def test_patterns(message: str, pattern: str) -> None:
 )
 def test_patterns_leave_customers_alone(message: str) -> None:
     assert match_patterns([message]) is None
-
-
-# Word lists, as rails.injection writes them, and texts that probe where they differ.
-_ALTERNATIVES = [
-    "ignora|ignore[rz]?|ignoriere?n?|ignoruj|ignoră|forget|for|fo|f|olvida|olvídate",
-    "tekst\\w*|text|texte|testo|te|(?-i:AI)|ia|bot|robot|(al )?inicio|a{2}b|ab+c|x",
-    "指令|指示|规则|規則|忘记|忘記|忘れて|무시|잊어|bỏ qua|quên|-x|a-b|a\\.b|a.b",
-]
-
-
-def _probes(words: list[str], rng: random.Random) -> list[str]:
-    letters = [*sorted({ch for word in words for ch in word if ch.isalpha()}), " ", ".", "-"]
-    texts = [*words, *(w.upper() for w in words), *(w[:-1] for w in words), ""]
-    texts += ["".join(rng.choices(letters, k=rng.randint(1, 12))) for _ in range(3000)]
-    return texts
-
-
-@pytest.mark.parametrize("alternatives", _ALTERNATIVES)
-def test_factored_alternations_match_what_the_plain_ones_match(alternatives: str) -> None:
-    words = alternatives.split("|")
-    words = [w for w in words if w]
-    plain = re.compile("|".join(words), re.IGNORECASE | re.DOTALL)
-    factored = re.compile(_factor(words), re.IGNORECASE | re.DOTALL)
-    assert factored.pattern != plain.pattern
-    for text in _probes(words, random.Random(7)):
-        for start in range(len(text) + 1):
-            assert bool(plain.match(text, start)) == bool(factored.match(text, start)), text
 
 
 class _Encoder:

@@ -79,9 +79,9 @@ async def check_injection(
     ctx = rails_context
     found = await ctx.run(lambda encoder: ctx.detector(encoder).check(text or ""))
     if found is None and earlier:
-        # The turns read together are a new text: embedding it needs the model, so no try on
-        # the loop first.
-        found = await asyncio.to_thread(ctx.injection.check_conversation, list(earlier), text or "")
+        found = await ctx.run(
+            lambda encoder: ctx.detector(encoder).check_conversation(list(earlier), text or "")
+        )
     if found is None:
         return None
     return {"rail": found.rail, "reason": found.reason, "score": round(found.score, 3)}

@@ -59,9 +59,18 @@ def _lexical_logits(
     return np.array([_CHAR_NGRAMS.dot(t, chars) + _WORD_NGRAMS.dot(t, words) for t in texts])
 
 
+_LISTS: list[str] = []
+
+
+def _words(alternatives: str) -> str:
+    """:func:`any_word`, keeping the list for the lookahead in front of :data:`MULTILINGUAL`."""
+    _LISTS.append(alternatives)
+    return any_word(alternatives)
+
+
 # Instruction overrides, "an AI without rules", developer mode and system-prompt requests in
 # the languages of the multilingual exemplars (both word orders: several are verb-final).
-_OVERRIDE_VERBS = any_word(
+_OVERRIDE_VERBS = _words(
     r"ignora|ignore[rz]?|ignoriere?n?|ignorera|ignoruj|ignoră|ignoriši|ignoriraj|"
     r"olvida|olvídate|descarta|esque[cç]e|esqueça|desconsider[ae]|dimentica|"
     r"oublie[rz]?|vergiss|vergeet|negeer|glöm|glem|se bort fra|strunta i|unohda|"
@@ -73,7 +82,7 @@ _OVERRIDE_VERBS = any_word(
     r"잊어|bỏ qua|quên|ละเว้น|ลืม|เพิกเฉย|abaikan|lupakan|kalimutan|huwag pansinin|"
     r"puuza|sahau|zabud'?|bhool ja\w*|bhul ja\w*|forget"
 )
-_INSTRUCTION_NOUNS = any_word(
+_INSTRUCTION_NOUNS = _words(
     r"instrucciones|reglas|normas|indicaciones|instruções|regras|istruzioni|regole|"
     r"consignes|règles|instructions?|anweisungen|regeln|vorgaben|instructies|regels|"
     r"instruktioner|regler|instruksjoner|ohjee\w*|säännö\w*|instrukcj\w*|zasad\w*|"
@@ -85,7 +94,7 @@ _INSTRUCTION_NOUNS = any_word(
     r"hướng dẫn|quy tắc|คำสั่ง|กฎ|instruksi|aturan\w*|arahan|peraturan|tagubilin|"
     r"patakaran|maagizo|sheria|instruktsii|nirdesh|niyam"
 )
-_UNRESTRICTED = any_word(
+_UNRESTRICTED = _words(
     r"sin (restricciones|filtros?|reglas|límites)|sem (restrições|filtros?|censura|"
     r"regras)|senza (restrizioni|filtri|regole)|sans (restrictions?|filtres?|limites|"
     r"règles)|ohne (einschränkungen|regeln|filter)|zonder (beperkingen|regels)|"
@@ -103,7 +112,7 @@ _UNRESTRICTED = any_word(
     r"no limits|koi niyam nahi|bina kisi restriction|sin censura|senza censura|"
     r"sans censure|sem censura"
 )
-_DEV_MODE = any_word(
+_DEV_MODE = _words(
     r"modo (desarrollador|desenvolvedor|sviluppatore|programador)|mode (développeur|"
     r"dev)|entwicklermodus|ontwikkelaarsmodus|utvecklarläge|udviklertilstand|"
     r"utviklermodus|kehittäjätila\w*|tryb (dewelopera|programisty)|vývojářský režim|"
@@ -113,7 +122,7 @@ _DEV_MODE = any_word(
     r"ডেভেলপার মোড|开发者模式|開發者模式|開発者モード|개발자 모드|"
     r"chế độ nhà phát triển|โหมดนักพัฒนา|mode pengembang"
 )
-_SYSTEM_PROMPT = any_word(
+_SYSTEM_PROMPT = _words(
     r"prompt (de|del|do|di) sistem[ae]|system-?prompt|systemprompt|invite système|"
     r"instructions? (système|cachées|internes)|instrucciones (del sistema|internas|"
     r"ocultas)|instruções (do sistema|internas|ocultas)|istruzioni (di sistema|"
@@ -128,7 +137,7 @@ _SYSTEM_PROMPT = any_word(
 )
 # "AI" in capitals only where the letters are also a common word ("mi" Spanish: my; "ai"
 # Italian: to the; "ki" Hinglish: of).
-_AI = any_word(
+_AI = _words(
     r"ia|(?-i:AI|KI|MI)|tekoäly\w*|model|modelo|modello|modell|modèle|ии|ші|bot|chatbot|"
     r"robot|ذكاء اصطناعي|בינה מלאכותית|هوش مصنوعی|एआई|"
     r"এআই|人工智能|人工智慧|챗봇|ボット|asistent\w*|assistant\w*|assistente|модель|"
@@ -137,7 +146,7 @@ _AI = any_word(
 # System-prompt extraction in other languages: "your hidden rules", "the text above this
 # conversation", "your instructions word for word". Hidden / concealed (also "hidden in your
 # instructions": a few words may come between)...
-_HIDDEN = any_word(
+_HIDDEN = _words(
     r"ocult[oa]s?|nascost[oeai]|cach[ée]e?s?|versteckt\w*|verborgen\w*|dold[ae]?|skjult\w*|"
     r"piilo\w*|ukryt\w*|skryt\w*|ascuns\w*|rejtett\w*|κρυφ\w*|κρυμμέν\w*|скрыт\w*|"
     r"прихован\w*|скрит\w*|скривен\w*|skriven\w*|المخفية|مخفية|הנסתרות|נסתרות|پنهان\S*|"
@@ -146,7 +155,7 @@ _HIDDEN = any_word(
 )
 # ...secret / internal / confidential only right next to the noun: a PIN is "número secreto",
 # "비밀번호", "รหัสลับ".
-_SECRET = any_word(
+_SECRET = _words(
     r"secret[oa]s?|secret(e|s|es)?|secrètes?|intern[oa]s|interne|confidencia(l|les|is)|"
     r"segret[oeai]|riservat[oeai]|confidentiel(le)?s?|geheim\w*|interne[nr]?|vertraulich\w*|"
     r"vertrouwelijk\w*|hemlig\w*|hemmelig\w*|fortrolig\w*|salai\w*|sisäi\w*|tajn\w*|"
@@ -157,7 +166,7 @@ _SECRET = any_word(
     r"lihim|sikreto|za siri|gupt"
 )
 # What the bot was told: instructions, rules, prompt, guidelines.
-_TOLD_MORE = any_word(
+_TOLD_MORE = _words(
     r"prompt\w*|directrices|pautas|direttive|richtlinien|richtlijnen|riktlinjer|"
     r"retningslinjer|wytyczn\w*|směrnic\w*|smernic\w*|irányelv\w*|yönerge\w*|директив\w*|"
     r"настанов\w*|smjernic\w*|uput\w*|упут\w*|ohjee\w*|промпт\w*|إرشادات|הנחיות|הנחיית|"
@@ -166,7 +175,7 @@ _TOLD_MORE = any_word(
 )
 _TOLD = f"(?:{_INSTRUCTION_NOUNS}|{_TOLD_MORE})"
 # "System prompt" and "system message" in the forms _SYSTEM_PROMPT lacks.
-_SYSTEM_MESSAGE = any_word(
+_SYSTEM_MESSAGE = _words(
     r"системн\w+ (си |свой |твой |ваш )?(промпт\w*|инструкц\w*|подсказк\w*|съобщени\w*|"
     r"сообщени\w*)|rendszerüzenet\w*|rendszerprompt\w*|gesaan sistem|"
     r"(maelekezo|maagizo|ujumbe) (yako |wako )?(ya |wa )?mfumo|μήνυμα συστήματος|"
@@ -182,7 +191,7 @@ _SYSTEM_MESSAGE = any_word(
     r"mensagem do sistema|messaggio di sistema"
 )
 # "Above / before this conversation", "at its start", "before my first message".
-_PRECEDING = any_word(
+_PRECEDING = _words(
     r"(encima|antes|arriba) de (esta|nuestra|la) (conversación|charla|chat)|"
     r"(al )?(principio|inicio|comienzo) de (esta |nuestra |la )?(conversación|charla|chat)|"
     r"(por )?(cima|antes) (desta|da nossa|dessa) (conversa|mensagem)|"
@@ -222,7 +231,7 @@ _PRECEDING = any_word(
     r"is (baatcheet|chat) se (upar|pehle)|chat ke shuru mein"
 )
 # "Word for word", "verbatim" (not words that also mean "as it is": "tal cual", "そのまま").
-_VERBATIM = any_word(
+_VERBATIM = _words(
     r"palabra por palabra|al pie de la letra|palavra por palavra|parola per parola|"
     r"alla lettera|testualmente|mot (à|pour) mot|textuellement|wort für wort|wörtlich|"
     r"woord voor woord|letterlijk|ord för ord|ordagrant|ord for ord|ordrett|sanasta sanaan|"
@@ -235,7 +244,7 @@ _VERBATIM = any_word(
     r"salita por salita|neno kwa neno|word for word|verbatim|lafz ba lafz"
 )
 # The text itself ("the text above this conversation").
-_TEXT = any_word(
+_TEXT = _words(
     r"texto|testo|texte|text|tekst\w*|κείμενο|metni|текст\w*|النص|הטקסט|متن|ٹیکسٹ|टेक्स्ट|"
     r"লেখা|文字|文本|内容|內容|文章|テキスト|텍스트|내용|văn bản|ข้อความ|teks|maandishi"
 )
@@ -249,11 +258,15 @@ _EXTRACTION = (
     f"{_SECRET}\\s?{_TOLD}|{_SYSTEM_MESSAGE}"
 )
 _ELSEWHERE = ".{0,40}?"
-MULTILINGUAL = (
+_MULTILINGUAL = (
     f"{_OVERRIDE_VERBS}{_ELSEWHERE}{_INSTRUCTION_NOUNS}|{_INSTRUCTION_NOUNS}{_ELSEWHERE}"
     f"{_OVERRIDE_VERBS}|{_AI}{_ELSEWHERE}{_UNRESTRICTED}|{_UNRESTRICTED}{_ELSEWHERE}{_AI}|"
     f"{_DEV_MODE}|{_SYSTEM_PROMPT}|{_EXTRACTION}"
 )
+# Every alternative starts with a word of one of the lists, so one lookahead on all of them
+# (one trie) rules out a position before each list is tried there in turn: 100 -> 8 us a
+# message without any of the words, the same matches.
+MULTILINGUAL = f"(?={any_word('|'.join(_LISTS))})(?:{_MULTILINGUAL})"
 
 
 _W = r"[^.?!\n]{0,40}?"  # a short stretch of words within one sentence
@@ -344,8 +357,9 @@ PATTERNS = {
 }
 
 
-# Chosen on the validation conversations: above it, no genuine conversation was refused.
-CONVERSATION_THRESHOLD = 0.95
+# Chosen on the validation conversations: the highest threshold that stops the most attacks
+# (23 of 28 with the other checks) and no genuine conversation the other checks let through.
+CONVERSATION_THRESHOLD = 0.85
 _TURN_BREAK = re.compile(r"[.?!\n'\"`]+")
 
 
@@ -456,9 +470,14 @@ class InjectionDetector:
 
     def check_conversation(self, earlier: Sequence[str], message: str) -> Finding | None:
         """The recent user turns read as one text, so an attack split across messages is seen
-        whole; None when there is no earlier turn to read with. The classifier needs a far
-        higher score here (``CONVERSATION_THRESHOLD``): read together, a customer's ordinary
-        turns drift towards its attack side."""
+        whole; None when there is no earlier turn to read with.
+
+        The patterns read every view of the joined turns; the classifier reads their n-grams
+        with the vector of this message (which the pipeline has embedded already). Embedding
+        the joined turns as well cost a second model run on every later turn (4 ms here) and
+        stopped no validation attack more at the threshold it needed (0.95: a customer's
+        ordinary turns read together drift towards the attack side); with the message's
+        vector, ``CONVERSATION_THRESHOLD`` can sit lower and stops more."""
         if not earlier:
             return None
         # One run of words: a payload split over messages must match as if sent at once.
@@ -467,7 +486,9 @@ class InjectionDetector:
         found = match_patterns(readings)
         if found:
             return Finding("conversation_injection_pattern", found.reason, found.score)
-        score = self.score(readings)
+        vector = self.encoder.encode_query(message)
+        vectors = np.repeat(vector[None, :], len(readings), axis=0)
+        score = float(self.classifier.probability(vectors, readings).max())
         if score >= CONVERSATION_THRESHOLD:
             return Finding("conversation_injection_classifier", f"p={score:.2f}", score)
         return None

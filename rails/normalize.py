@@ -137,6 +137,8 @@ def _is_latin(char: str) -> bool:
 def _unicode_fold(text: str) -> str:
     """NFKC (fullwidth -> ASCII), drop invisible format characters, and transliterate words
     that mix Latin with look-alike letters from other scripts."""
+    if text.isascii():  # NFKC keeps ASCII as it is, and it holds no format characters
+        return text
     text = unicodedata.normalize("NFKC", text)
     text = "".join(c for c in text if unicodedata.category(c) != "Cf")
 
@@ -152,7 +154,13 @@ def _despace(text: str) -> str:
     return _SPACED.sub(lambda m: re.sub(r"[ .*_\-|]", "", m.group(0)), text)
 
 
+_LEET_CHARS = re.compile(r"[013457@$!|+]")
+
+
 def _unleet(text: str) -> str:
+    if not _LEET_CHARS.search(text):  # nothing to translate: skip the per-token callback
+        return text
+
     def one(match: re.Match[str]) -> str:
         token = match.group(0)
         core = token.strip(".,;:?!'\"()")

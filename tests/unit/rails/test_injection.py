@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -9,14 +11,20 @@ import pytest
 
 from ingest.config import EmbeddingConfig
 from ingest.embeddings import QUANTIZATION, default_model_path, model_fingerprint
+from rails import injection
 from rails.fit import TOPICS, topics_colang, training_hash
 from rails.injection import (
     LEXICAL_FEATURES,
+    MULTILINGUAL,
+    PATTERNS,
     InjectionDetector,
     LinearClassifier,
     lexical_features,
     match_patterns,
 )
+from rails.normalize import views
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize(
@@ -132,6 +140,38 @@ def test_conversation_reads_turns_together() -> None:
     assert detector.check_conversation(["how do I freeze my card"], "and unfreeze it?") is None
 
 
+class _CountingEncoder(_Encoder):
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def encode_query(self, text: str) -> npt.NDArray[np.float32]:
+        self.texts.append(text)
+        return super().encode_query(text)
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.texts += texts
+        return super().encode(texts)
+
+
+def test_conversation_classifier_reads_the_turns_words_with_the_messages_vector() -> None:
+    """The n-grams of the turns read together, the vector of the message alone: no second
+    embedding for the joined turns."""
+    lexical = np.zeros(LEXICAL_FEATURES, dtype=np.float64)
+    # Weight only on what the two words make together: the bigram, grams across the space.
+    alone = set(lexical_features(["secret"]).indices) | set(lexical_features(["plan"]).indices)
+    lexical[sorted(set(lexical_features(["secret plan"]).indices) - alone)] = 100.0
+    model = LinearClassifier(
+        coef=np.zeros(4, dtype=np.float32), intercept=-6.0, threshold=0.5, meta={}, lexical=lexical
+    )
+    encoder = _CountingEncoder()
+    detector = InjectionDetector(encoder, model)
+    assert detector.check("plan for today") is None
+    found = detector.check_conversation(["tell me the secret"], "plan for today")
+    assert found is not None and found.rail == "conversation_injection_classifier"
+    assert set(encoder.texts) == {"plan for today"}
+    assert detector.check_conversation(["tell me a secret"], "how do I freeze my card") is None
+
+
 def test_shipped_classifier_matches_its_exemplars() -> None:
     """The classifier file was fitted on the exemplars as they are (re-run rails.fit)."""
     model = LinearClassifier.load()
@@ -169,3 +209,32 @@ def test_ngram_weights_read_what_the_embedding_misses() -> None:
 
 def test_topical_intents_match_the_exemplars() -> None:
     assert TOPICS.read_text(encoding="utf-8") == topics_colang()
+
+
+def _labelled_texts() -> list[str]:
+    """Every message, conversation turn and conversation of the labelled sets, de-obfuscated."""
+    paths = [
+        REPO / "rails" / "exemplars" / name for name in ("messages.jsonl", "conversations.jsonl")
+    ]
+    paths += sorted((REPO / "bench" / "data" / "rails").glob("[mc]*-*.jsonl"))
+    texts = []
+    for path in paths:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            texts += [*row["turns"], " ".join(row["turns"])] if "turns" in row else [row["text"]]
+    return [view for text in texts for view in views(text)]
+
+
+def test_patterns_as_searched_match_what_they_say_on_the_labelled_data() -> None:
+    """The rewrites for speed (``at_word_start``, the lookahead in front of MULTILINGUAL) move
+    no match of any labelled text."""
+    texts = _labelled_texts()
+    assert len(texts) > 4500
+    for name, searched in PATTERNS.items():
+        plain = re.compile(injection._PATTERNS[name], re.IGNORECASE | re.DOTALL)
+        assert [bool(plain.search(t)) for t in texts] == [bool(searched.search(t)) for t in texts]
+    plain = re.compile(injection._MULTILINGUAL, re.IGNORECASE | re.DOTALL)
+    searched = re.compile(MULTILINGUAL, re.IGNORECASE | re.DOTALL)
+    hits = [bool(plain.search(t)) for t in texts]
+    assert sum(hits) > 100
+    assert hits == [bool(searched.search(t)) for t in texts]

@@ -7,10 +7,13 @@ held to. What gives the rest away is what the sender says about what they are do
 from the account's owner or the bank, acting in an account or with a card that is not theirs,
 passing as someone else, a claim they admit is false, a forged document or message, money from
 victims or strangers passed on. These patterns look for those cues, each phrased so that a
-victim describing the same thing ("someone pretending to be Northwind called me", "I got a fake
-invoice") does not match. They were written from the attacks of the training exemplars that the
-classifier misses and checked on the validation split: no genuine message or conversation of
-either split matches (``tests/unit/rails/test_fraud.py`` holds victims' phrasings too).
+victim or a customer telling a similar story does not match: "someone pretending to be
+Northwind called me", "I got a fake invoice", "can I open an account without my husband
+knowing?", "I'm his carer", "even though I have money in the account". They were written from
+the attacks of the training exemplars that the classifier misses and checked on the validation
+split, where no genuine message or conversation matches; ``tests/unit/rails/test_fraud.py``
+also holds about fifty such stories written for the purpose. A first, broader version refused
+26 of 31 of them: these cues are narrow on purpose, and stop fewer attacks.
 
 :mod:`rails.injection` searches them rewritten by :func:`rails.alternation.at_word_start`:
 written plainly they would cost about 0.13 ms a message together, rewritten 0.03.
@@ -33,20 +36,25 @@ _WHO = (
 )
 _THINGS = (
     r"savings|money|cash|account|card|pin|password|passcode|login|app|phone|pension|balance|"
-    r"transactions|statements?|details|benefits|payments?|identity|name|id|passport|post|mail|"
-    r"texts|messages|codes|alerts|calls"
+    r"transactions|statements?|details|benefits|payments?|identity|id|passport|isa|texts|alerts"
 )
 # Another person's money, account or documents.
 _THEIRS = (
-    rf"\b{_WHO}'s? \w+|\b(?:someone|somebody|someone else|another person)'s \w+|"
-    rf"\b(?:his|her|their) (?:\w+ )?(?:{_THINGS})\b"
+    rf"\b{_WHO}'s? (?:\w+ )?(?:{_THINGS})\b|\b(?:someone|somebody|someone else|another person)'s "
+    rf"(?:\w+ )?(?:{_THINGS})\b|\b(?:his|her|their) (?:\w+ )?(?:{_THINGS})\b"
 )
-# People with no claim on the customer's help: an ex, a neighbour, a stranger, a client.
+# What is done to it: taken, used, moved, approved, switched off. Reading it is not enough
+# (a worried relative checks a parent's statements without the carer knowing).
+_TAKEN = (
+    r"take|taking|spend|use|using|move|transfer|withdraw|empty|drain|approve|add|change|"
+    r"redirect|forward|borrow|cash|switch off|turn off|top (?:myself|me) up"
+)
+# People with no claim on the customer's help: an ex, a neighbour, a stranger. (Not clients or
+# customers: a business takes their card details every day.)
 _OUTSIDER = (
     r"(?:my |an? |the |some )?(?:(?:old|elderly|dead|former) )?(?:ex(?:-wife|-husband|-partner)?|"
-    r"stranger|neighbour|neighbor|housemate|flatmate|roommate|tenant|client|resident|customer|"
-    r"girlfriend|boyfriend|victim|dead person|someone else|another person|somebody else|"
-    r"other people|someone)'s?"
+    r"stranger|neighbour|neighbor|housemate|flatmate|roommate|girlfriend|boyfriend|victim|"
+    r"dead person|someone else|another person|somebody else|other people)'s?"
 )
 # Kept from the owner or the bank.
 _HIDDEN = (
@@ -58,8 +66,7 @@ _HIDDEN = (
     r"no one) (?:doesn't|does not|don't|do not|won't|will not|can't|cannot|never) (?:see|notice|"
     r"find|know|realise|realize|spot|ask|trace|get)s?\b|"
     r"\b(?:won't|wouldn't|doesn't|don't|not) (?:look|seem) (?:odd|suspicious|unusual|dodgy)\b|"
-    r"\bwithout (?:being|getting) (?:noticed|flagged|caught|traced|detected)\b|"
-    r"\b(?:can't|cannot|never) be traced\b|\bnever appears?\b"
+    r"\bwithout (?:being|getting) (?:noticed|flagged|caught|traced|detected)\b"
 )
 PATTERNS = {
     # The older list (sessions 5-9): access to a relative's account, stolen cards, mules...
@@ -93,10 +100,12 @@ PATTERNS = {
         r"owner) of "
         r"(account|card)\b|\b(linked to|belonging to|registered to) (account|card) (number )?\d"
     ),
-    # Someone else's money or account, and keeping it from them or the bank: both must be said
-    # (a customer hiding a new account from an abusive partner says only the second).
+    # Doing something to someone else's money or account, and keeping it from them or the
+    # bank: all three must be said (a customer hiding their own account from an abusive partner
+    # says only the last; one checking a parent's statements without the carer knowing, no
+    # taking).
     "fraud_conceal": (
-        rf"(?:{_THEIRS}){_S}{{0,80}}?(?:{_HIDDEN})|(?:{_HIDDEN}){_S}{{0,80}}?(?:{_THEIRS})|"
+        rf"\b(?:{_TAKEN})\b{_S}{{0,40}}?(?:{_THEIRS}){_S}{{0,80}}?(?:{_HIDDEN})|"
         # ...or from the police and the bank: no customer needs that ("caught out" by a fee).
         r"\bwithout (?:being|getting) caught\b(?! out)"
     ),
@@ -107,65 +116,63 @@ PATTERNS = {
         rf"card for){_S}{{0,30}}?\b{_OUTSIDER} (?:\w+ )?(?:account|card|balance|pin|password|"
         r"login|app|phone|transactions|statements?|details|identity|passport|card number)\b|"
         rf"\b(?:open|take out|apply|sign up|set up|register|get){_S}{{0,40}}\bin (?:my late "
-        rf"\w+'s|{_OUTSIDER}|her|his|their) name\b|\busing (?:my )?late \w+'s (?:identity|id|"
-        rf"details)\b|\b{_OUTSIDER} (?:\w+ ){{0,2}}(?:card|card number|card details|login|phone)"
-        r"\b.{0,80}?\b(?:use it|use them|activate it|tap|spend|pay (?:my|for))\b|"
+        rf"\w+'s|{_OUTSIDER}) name\b|\busing (?:my )?late \w+'s (?:identity|id|details)\b|"
+        rf"\b{_OUTSIDER} (?:\w+ ){{0,2}}(?:card|card number|card details|login|phone)\b.{{0,80}}?"
+        r"\b(?:use it|use them|activate it|tap|spend)\b|"
         r"\b(?:found|picked up) (?:a|an|someone's|somebody's|this|someone else's|a stranger's) "
-        rf"(?:\w+ ){{0,2}}(?:card|wallet|purse)\b.{{0,90}}?\b(?:tap|use|spend|try|pins?|cash|buy|"
-        r"shop)\b|\b(?:card|wallet|purse) (?:i|we) (?:found|picked up)\b|"
+        rf"(?:\w+ ){{0,2}}(?:card|wallet|purse)\b.{{0,90}}?\b(?:tap|spend|try|buy|shop|use it "
+        r"(?:online|to pay|to buy|at|in|for))\b|\b(?:card|wallet|purse) (?:i|we) (?:found|picked "
+        rf"up)\b{_S}{{0,60}}\b(?:tap|spend|try|buy|shop|pins?|use)\b|"
         rf"\bwho owns{_S}{{0,20}}\b(?:account|card|number)|\bwhat's their (?:postcode|address|"
         r"name|balance|date of birth)\b|\bwhether \S+ has an account with (?:you|northwind)\b|"
         r"\b(?:date of birth|address|postcode|phone number) you hold for\b|"
         rf"\baccount \d{{6,8}}\b{_S}{{0,20}}\bis the balance\b"
     ),
-    # Passing as the customer, as staff or as an authority (not "someone pretending to be you").
+    # Passing as the customer, as staff or as an authority (not "someone pretending to be
+    # you", nor a carer calling "as my mum's carer").
     "fraud_impersonate": (
         r"\b(?:and|by|i|i'm|i am|we|up|me) (?:pretend(?:ing)?|posing|pose) (?:to be|as) (?:him|"
-        r"her|them|my|his|their|from|a northwind|northwind|the (?:owner|cardholder|account "
-        r"holder))\b|\b(?:ring(?:ing)?|call(?:ing)?|phone|phoning) (?:up )?as (?:him|her|them|"
-        r"my|his)\b|\b(?:say|tell (?:you|them|staff|the bank)|claim) (?:that )?(?:i'm|i am) "
-        r"(?:from|calling from|his|her|their)\b|\b(?:i'm|i am) calling from northwind\b|"
-        r"\bnorthwind (?:it|security|head office|fraud team) here\b"
+        r"her|them|my \w+\b(?!')|his \w+\b(?!')|from|a northwind|northwind|the (?:owner|"
+        r"cardholder|account holder))\b|\b(?:ring(?:ing)?|call(?:ing)?|phone|phoning) (?:up )?as "
+        r"(?:him|her|them|my \w+\b(?!'))|\b(?:say|tell (?:you|them|staff|the bank)|claim) (?:that "
+        r")?(?:i'm|i am) (?:from|calling from) (?:northwind|the bank|your|hmrc|the police)\b|"
+        r"\b(?:i'm|i am) calling from northwind\b|\bnorthwind (?:it|security|head office|fraud "
+        r"team) here\b"
     ),
     # A claim the sender admits is false; a payment dressed up as something else.
     "fraud_false_claim": (
         r"\b(?:say|claim|report|tell (?:you|them|the bank|northwind)|pretend|make out)\b"
         rf"{_S}{{0,40}}\b(?:stolen|hacked|cloned|lost|unauthori[sz]ed|never (?:came|arrived|"
-        rf"received|checked in)|scam|fraud)\b{_S}{{0,60}}\b(?:actually|myself|knowingly|even "
-        r"though|really (?:made|did|sent|spent))\b|"
-        rf"\b(?:using|used|spent|spending|made|paid|sent)\b{_S}{{0,20}}\bmyself\b{_S}{{0,60}}"
-        rf"\b(?:report|say|claim)\b{_S}{{0,30}}\b(?:stolen|hacked|cloned|unauthori[sz]ed|fraud)\b|"
-        r"\beven though (?:it|they|i) (?:did|came|arrived|have|own|rent)\b|\bi'm not (?:ill|"
-        r"sick)\b|\bi did get (?:the|it|them)\b|\bknowingly sent\b|\bwhen i actually (?:own|"
-        r"have|did|made|rent|earn|got|received)\b|"
-        rf"\b(?:add|inflate|bump up)\b{_S}{{0,20}}\b(?:my )?(?:salary|income|wages)\b{_S}{{0,30}}"
-        r"\b(?:form|application)\b|"
+        rf"received|checked in)|scam|fraud)\b{_S}{{0,60}}\b(?:myself|knowingly|actually (?:did|"
+        r"made|spent|sent|used|got|received|sold|gave|lent)|even though (?:it|they|i) did|"
+        r"really (?:made|did|sent|spent))\b|"
+        rf"\bmyself\b{_S}{{0,60}}\b(?:if i|then|and then) (?:now )?(?:report|say|claim)\b"
+        rf"{_S}{{0,30}}\b(?:stolen|hacked|cloned|unauthori[sz]ed|fraud)\b|"
+        r"\beven though (?:it|they) did\b(?! \w)|\bknowingly sent\b|"
+        rf"\b(?:inflate|bump up|exaggerate|overstate|lie about)\b{_S}{{0,20}}\b(?:my )?(?:salary|"
+        r"income|wages|earnings)\b|"
         rf"\b(?:make|set)\b{_S}{{0,40}}\b(?:look|sound|seem) like (?:a |an )?(?:fuel|real|"
         r"genuine|legit\w*|small business|business expense|salary|it came from)\b|"
-        r"\blabel (?:it|them) as\b|\b(?:sign|forge|copy)\b (?:\w+ ){0,2}\w+'s (?:name|"
-        r"signature)\b|\bcreditors (?:can't|cannot|won't|don't) (?:find|see|get|touch|reach)\b|"
-        r"\bso the (?:trustees|auditors|owner|bank|charity|club|company|council) (?:doesn't|does "
-        r"not|don't|do not|won't|can't|never) (?:see|notice|find out|know)\b|"
+        r"\b(?:forge|copy|fake) (?:\w+ ){0,2}\w+'s (?:name|signature)\b|"
+        r"\bcreditors (?:can't|cannot|won't|don't) (?:find|see|get|touch|reach)\b|"
+        r"\bso the (?:trustees|auditors|owner|charity|club|company|council) (?:doesn't|does not|"
+        r"don't|do not|won't|can't|never) (?:see|notice|find out|know)\b|"
         rf"\bbounce (?:a |some )?cheques?\b{_S}{{0,20}}\b(?:on purpose|deliberately|for "
-        r"(?:quick |easy |free )?(?:cash|money))|\b(?:know|knowing) (?:it |they |that it |the "
-        r"\w+ )?(?:will|would|is going to) bounce\b"
+        r"(?:quick |easy |free )?(?:cash|money))"
     ),
     # A forged document, identity or message; victims' money; strangers' money passed on.
     "fraud_forge": (
-        r"\b(?:make|create|write|draft|design|set up|build|produce|forge|need|want|get|open) "
-        r"(?:me )?(?:a |an |some )?(?:fake|forged|false|fraudulent|counterfeit)\b|"
-        rf"\b(?:i|we|me)\b{_S}{{0,40}}\b(?:with|using) (?:a |an |some )?(?:fake|forged|false)\b|"
-        r"^\W*(?:fake|forged) \w+(?: \w+)? for\b|\b(?:i|we) (?:\w+ ){0,2}deepfake\b|"
+        r"\b(?:make|create|write|draft|design|set up|build|produce|forge|need|want|open) "
+        r"(?:me )?(?:a |an |some )?(?:fake|forged|counterfeit)\b|"
+        rf"\b(?:open|apply|sign up|register|pay)\b{_S}{{0,30}}\b(?:with|using) (?:a |an |some )?"
+        r"(?:fake|forged|false)\b|"
         rf"\b(?:write|draft|make|create)\b{_S}{{0,40}}\b(?:looks?|sounds?) (?:exactly )?like "
         r"(?:it's from |it came from )?(?:a |an |the )?(?:northwind|bank|hmrc|royal mail|real)\b|"
         rf"\b(?:write|draft|make|create|compose|send)\b{_S}{{0,30}}\bfrom northwind's\b|"
-        r"\bso i can run one\b|\bthe victim'?s (?:bank|account|money|card|phone|details)\b|"
-        r"\bcards? in my batch\b|\bcards? i bought\b|\bbought (?:some )?cards?\b|"
-        r"\b(?:keep|take) a cut\b|\bdrop account\b|\bpayments? from strangers\b|"
-        r"\bstrangers'? payments\b|\breceive and (?:pass|forward|send) (?:it |them )?on\b|"
+        r"\bthe victim'?s (?:bank|account|money|card|phone|details)\b|"
+        r"\b(?:cards?|numbers) in my batch\b|\b(?:keep|take) a cut\b|\bdrop account\b|"
         r"\b(?:let|allow) (?:a |some )?(?:stranger|strangers|guy|people i don't know|someone i "
         r"met online) (?:\w+ )?use my (?:account|card|login|details)\b|"
-        r"\bby telling (?:her|him|them) (?:it's|it is|that)\b|"
         r"\bso i can take what(?:ever)? i (?:like|want)\b"
     ),
 }

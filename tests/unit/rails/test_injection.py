@@ -153,18 +153,22 @@ class _CountingEncoder(_Encoder):
         return super().encode(texts)
 
 
-def test_conversation_classifier_reads_the_turns_words_with_the_messages_vector() -> None:
-    """The n-grams of the turns read together, the vector of the message alone: no second
-    embedding for the joined turns."""
+def _secret_plan_classifier() -> LinearClassifier:
+    """Attack when "secret" and "plan" stand together, whatever the embedding says."""
     lexical = np.zeros(LEXICAL_FEATURES, dtype=np.float64)
     # Weight only on what the two words make together: the bigram, grams across the space.
     alone = set(lexical_features(["secret"]).indices) | set(lexical_features(["plan"]).indices)
     lexical[sorted(set(lexical_features(["secret plan"]).indices) - alone)] = 100.0
-    model = LinearClassifier(
+    return LinearClassifier(
         coef=np.zeros(4, dtype=np.float32), intercept=-6.0, threshold=0.5, meta={}, lexical=lexical
     )
+
+
+def test_conversation_classifier_reads_the_turns_words_with_the_messages_vector() -> None:
+    """The n-grams of the turns read together, the vector of the message alone: no second
+    embedding for the joined turns."""
     encoder = _CountingEncoder()
-    detector = InjectionDetector(encoder, model)
+    detector = InjectionDetector(encoder, _secret_plan_classifier())
     assert detector.check("plan for today") is None
     found = detector.check_conversation(["tell me the secret"], "plan for today")
     assert found is not None and found.rail == "conversation_injection_classifier"

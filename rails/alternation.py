@@ -13,19 +13,27 @@ which no yes/no search sees (tests compare each rewritten pattern with its plain
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 _META = set("\\.^$*+?{}[]|()")
 
 
-def split(alternatives: str) -> list[str]:
-    """The top-level ``|``-separated words of an alternation."""
-    words, depth, start, escaped = [], 0, 0, False
-    for at, char in enumerate(alternatives):
+def _depths(pattern: str) -> Iterator[tuple[int, str, int]]:
+    """Each unescaped character of ``pattern`` with its index and the group depth after it."""
+    depth, escaped = 0, False
+    for at, char in enumerate(pattern):
         if escaped:
             escaped = False
             continue
         escaped = char == "\\"
         depth += {"(": 1, ")": -1}.get(char, 0)
+        yield at, char, depth
+
+
+def split(alternatives: str) -> list[str]:
+    """The top-level ``|``-separated words of an alternation."""
+    words, start = [], 0
+    for at, char, depth in _depths(alternatives):
         if char == "|" and depth == 0:
             words.append(alternatives[start:at])
             start = at + 1
@@ -35,13 +43,7 @@ def split(alternatives: str) -> list[str]:
 
 def _group_end(word: str) -> int:
     """Where the group that opens ``word`` closes."""
-    depth, escaped = 0, False
-    for at, char in enumerate(word):
-        if escaped:
-            escaped = False
-            continue
-        escaped = char == "\\"
-        depth += {"(": 1, ")": -1}.get(char, 0)
+    for at, _, depth in _depths(word):
         if depth == 0:
             return at
     raise ValueError(f"unbalanced group in {word!r}")

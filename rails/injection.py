@@ -133,7 +133,9 @@ _SYSTEM_PROMPT = _words(
     r"інструкц\w*)|موجه النظام|تعليمات النظام|הנחיות המערכת|پرامپت سیستم|سسٹم پرامپٹ|"
     r"सिस्टम प्रॉम्प्ट|সিস্টেম প্রম্পট|系统提示|系統提示|系统指令|システムプロンプト|"
     r"隠された指示|시스템 프롬프트|lời nhắc hệ thống|พรอมต์ระบบ|prompt sistem|"
-    r"instruksi (sistem|rahasia)|system message|mensaje del sistema|message système"
+    r"instruksi (sistem|rahasia)|mensaje del sistema|message système|"
+    # Not the app's own "system message" a customer asks about.
+    r"system message(?! (in|on) (the|my) (app|screen|phone|online banking|website))"
 )
 # "AI" in capitals only where the letters are also a common word ("mi" Spanish: my; "ai"
 # Italian: to the; "ki" Hinglish: of).
@@ -258,8 +260,14 @@ _EXTRACTION = (
     f"{_SECRET}\\s?{_TOLD}|{_SYSTEM_MESSAGE}"
 )
 _ELSEWHERE = ".{0,40}?"
+# Not a customer's own payment instructions: "ignore the previous instructions I gave about the
+# transfer", "disregard any previous instructions about my direct debit".
+_NOT_PAYMENT = (
+    r"(?! (i|we) (gave|sent|left|made)\b| (about|for|on) (my|the|this|that) (transfer|payment|"
+    r"direct debit|standing order)\b)"
+)
 _MULTILINGUAL = (
-    f"{_OVERRIDE_VERBS}{_ELSEWHERE}{_INSTRUCTION_NOUNS}|{_INSTRUCTION_NOUNS}{_ELSEWHERE}"
+    f"{_OVERRIDE_VERBS}{_ELSEWHERE}{_INSTRUCTION_NOUNS}{_NOT_PAYMENT}|{_INSTRUCTION_NOUNS}{_ELSEWHERE}"
     f"{_OVERRIDE_VERBS}|{_AI}{_ELSEWHERE}{_UNRESTRICTED}|{_UNRESTRICTED}{_ELSEWHERE}{_AI}|"
     f"{_DEV_MODE}|{_SYSTEM_PROMPT}|{_EXTRACTION}"
 )
@@ -278,7 +286,7 @@ _PATTERNS: dict[str, str] = {
         r"original|safety|existing|current)\b"
         + _W
         + r"\b(instructions?|rules|prompts?|guidelines|directives?|restrictions|programming|"
-        r"guardrails?|policies|constraints|filters|training|commands)\b"
+        r"guardrails?|policies|constraints|filters|training|commands)\b" + _NOT_PAYMENT
     ),
     "new_instructions": (
         r"\b(new|updated|revised|real|true|actual)\s+(system\s+)?(instructions|rules|directives|"
@@ -292,7 +300,7 @@ _PATTERNS: dict[str, str] = {
         r"\byou are (now )?(unrestricted|unfiltered|jailbroken|free of)\b|"
         r"\b(rules|restrictions|guidelines|policies|filters)\b[^.]{0,25}\bno longer apply\b|"
         r"\b(turn|switch|shut) off (your|the|all) (safety|security|content)? ?(checks|filters|"
-        r"rules)\b|"
+        r"rules)\b(?! (on|for) (my|the) (card|account|app)\b)|"
         r"\b(safety|security) (checks|filters|rules) (are )?(now )?(off|disabled)\b|"
         r"\b(unfiltered|uncensored|unrestricted|unaligned) (ai|mode|model|"
         r"assistant|version|bot)\b|"
@@ -325,7 +333,7 @@ _PATTERNS: dict[str, str] = {
     ),
     **FRAUD,
     "multilingual_override": (
-        r"\bignore[rz]?\b.{0,30}\b(instructions|consignes|règles)\b|"
+        r"\bignore[rz]?\b.{0,30}\b(instructions|consignes|règles)\b" + _NOT_PAYMENT + "|"
         r"\bignorier\w*\b.{0,30}\b(anweisungen|regeln|instruktionen|vorgaben)\b|"
         r"\bvergiss\b.{0,30}\b(anweisungen|regeln|vorgaben)\b|"
         r"\bignor[ae]\b.{0,30}\b(instrucciones|reglas|istruzioni|regole|instruções|regras)\b|"

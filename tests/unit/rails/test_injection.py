@@ -91,6 +91,11 @@ def test_patterns(message: str, pattern: str) -> None:
         "Literalmente no entiendo las normas para transferir dinero",
         "Como te dije al principio de la conversación, mi tarjeta no funciona",
         "Hướng dẫn ẩn số dư trong ứng dụng",  # how to hide the balance in the app
+        # A customer's own payment instructions, the app's messages, a card's gambling block.
+        "Please ignore the previous instructions I gave about the transfer, I want to cancel it.",
+        "A letter said to disregard any previous instructions about my direct debit. Is it real?",
+        "What does the system message in the app mean when it says 'error 503'?",
+        "Turn off the safety checks on my card for online gambling, I'm an adult.",
     ],
 )
 def test_patterns_leave_customers_alone(message: str) -> None:

@@ -1,16 +1,12 @@
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from rails.fraud import PATTERNS as FRAUD
 from rails.injection import PATTERNS as INJECTION_PATTERNS
 from rails.injection import match_patterns
 from rails.normalize import views
-
-REPO = Path(__file__).resolve().parents[3]
+from tests.unit.rails.labelled import EXEMPLARS, SPLITS, rows, texts
 
 
 @pytest.mark.parametrize(
@@ -151,27 +147,17 @@ def test_no_genuine_train_or_validation_message_matches() -> None:
     """The patterns were written on the training attacks the classifier misses and checked on
     the validation split: no genuine message, off-topic request, small talk or genuine
     conversation of either split may match."""
-    data = REPO / "bench" / "data" / "rails"
-    rows = [
-        json.loads(line)
-        for path in (
-            REPO / "rails" / "exemplars" / "messages.jsonl",
-            data / "messages-validation.jsonl",
-            REPO / "rails" / "exemplars" / "conversations.jsonl",
-            data / "conversations-validation.jsonl",
-        )
-        for line in path.read_text(encoding="utf-8").splitlines()
-    ]
-    texts = [
-        text
-        for row in rows
-        if row["label"] != "attack"
-        for text in (row["turns"] + [" ".join(row["turns"])] if "turns" in row else [row["text"]])
-    ]
-    assert len(texts) > 1500
+    labelled = rows(
+        EXEMPLARS / "messages.jsonl",
+        SPLITS / "messages-validation.jsonl",
+        EXEMPLARS / "conversations.jsonl",
+        SPLITS / "conversations-validation.jsonl",
+    )
+    genuine = [text for row in labelled if row["label"] != "attack" for text in texts(row)]
+    assert len(genuine) > 1500
     hits = [
         (name, text)
-        for text in texts
+        for text in genuine
         for view in views(text)
         for name in FRAUD
         if INJECTION_PATTERNS[name].search(view)

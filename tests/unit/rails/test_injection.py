@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,8 +22,7 @@ from rails.injection import (
     match_patterns,
 )
 from rails.normalize import views
-
-REPO = Path(__file__).resolve().parents[3]
+from tests.unit.rails.labelled import EXEMPLARS, SPLITS, rows, texts
 
 
 @pytest.mark.parametrize(
@@ -222,16 +220,9 @@ def test_topical_intents_match_the_exemplars() -> None:
 
 def _labelled_texts() -> list[str]:
     """Every message, conversation turn and conversation of the labelled sets, de-obfuscated."""
-    paths = [
-        REPO / "rails" / "exemplars" / name for name in ("messages.jsonl", "conversations.jsonl")
-    ]
-    paths += sorted((REPO / "bench" / "data" / "rails").glob("[mc]*-*.jsonl"))
-    texts = []
-    for path in paths:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            texts += [*row["turns"], " ".join(row["turns"])] if "turns" in row else [row["text"]]
-    return [view for text in texts for view in views(text)]
+    paths = [EXEMPLARS / "messages.jsonl", EXEMPLARS / "conversations.jsonl"]
+    labelled = rows(*paths, *sorted(SPLITS.glob("[mc]*-*.jsonl")))
+    return [view for row in labelled for text in texts(row) for view in views(text)]
 
 
 def test_patterns_as_searched_match_what_they_say_on_the_labelled_data() -> None:

@@ -1,13 +1,9 @@
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from rails.topical import is_request, states_own_situation
-
-REPO = Path(__file__).resolve().parents[3]
+from tests.unit.rails.labelled import EXEMPLARS, SPLITS, rows
 
 
 @pytest.mark.parametrize(
@@ -61,11 +57,7 @@ def test_statements_about_others_are_not_the_customers_situation(message: str) -
 
 def test_every_labelled_off_topic_message_is_a_request() -> None:
     """The rule lets no off-topic request of the train or validation split through."""
-    files = [
-        REPO / "rails" / "exemplars" / "messages.jsonl",
-        REPO / "bench" / "data" / "rails" / "messages-validation.jsonl",
-    ]
-    rows = [json.loads(line) for path in files for line in path.read_text().splitlines()]
-    off_topic = [row["text"] for row in rows if row["label"] == "off_topic"]
+    labelled = rows(EXEMPLARS / "messages.jsonl", SPLITS / "messages-validation.jsonl")
+    off_topic = [row["text"] for row in labelled if row["label"] == "off_topic"]
     assert len(off_topic) > 150
     assert [text for text in off_topic if not is_request(text)] == []

@@ -28,6 +28,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 
 from rails.alternation import any_word, at_word_start
+from rails.fraud import EXEMPT as FRAUD_EXEMPT
 from rails.fraud import PATTERNS as FRAUD
 from rails.hashing import HashedNgrams
 from rails.normalize import views
@@ -445,10 +446,13 @@ class Finding:
     score: float
 
 
+EXEMPT = {name: re.compile(pattern, re.IGNORECASE) for name, pattern in FRAUD_EXEMPT.items()}
+
+
 def match_patterns(texts: Sequence[str]) -> Finding | None:
     for text in texts:
         for name, pattern in PATTERNS.items():
-            if pattern.search(text):
+            if pattern.search(text) and not (name in EXEMPT and EXEMPT[name].search(text)):
                 return Finding("injection_pattern", name, 1.0)
     return None
 

@@ -190,7 +190,10 @@ PATTERNS = {
         r"(?:it's from |it came from )?(?:a |an |the )?(?:northwind|bank|hmrc|royal mail|real)\b|"
         rf"\b(?:write|draft|make|create|compose|send)\b{_S}{{0,30}}\bfrom northwind's\b|"
         r"\bthe victim'?s (?:bank|account|money|card|phone|details)\b|"
-        r"\b(?:cards?|numbers) in my batch\b|\b(?:keep|take) a cut\b|\bdrop account\b|"
+        r"\b(?:cards?|numbers) in my batch\b|\b(?:keep|take) a cut\b|"
+        # Having or using one, not asking what the word means.
+        r"\b(?:get|need|open|use|set up|run|find|my|your|as a) (?:a |an )?(?:\w+ )?drop "
+        r"accounts?\b|"
         r"\b(?:let|allow) (?:a |some )?(?:stranger|strangers|guy|people i don't know|someone i "
         r"met online) (?:\w+ )?use my (?:account|card|login|details)\b|"
         r"\bso i can take what(?:ever)? i (?:like|want)\b"

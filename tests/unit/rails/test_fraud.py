@@ -138,6 +138,7 @@ def test_fraud_patterns(message: str, pattern: str) -> None:
         "How does the bank spot money laundering?",
         "Can I get into my late partner's online banking to download statements for probate?",
         "My card keeps getting flagged when I shop abroad, how do I stop that?",
+        "What's a \"drop account\"? My son's mate mentioned it and I want to know if he's ok.",
         # A misdirected payment, the mistake told before or after the question.
         "Who is the holder of account 12345678? I sent money there by mistake.",
         "I paid the wrong person, who owns the account I sent it to?",

@@ -11,7 +11,8 @@ plus the NeMo output call on a grounded answer, as the pipeline makes them one a
 next to the same calls with NeMo's runtime as shipped, and the input call after an embedding
 with the embedding model's threads left spinning (``--runtime`` prints only these two). The
 test split is the default; thresholds were chosen on the validation split (``rails.fit``;
-``--calibrate`` prints the grounding grid on validation).
+``--calibrate`` prints the grounding grid on validation, ``--conversation-thresholds`` what
+each threshold of the conversation-level classifier stops and refuses there).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from chatbot import colang, prompt  # noqa: E402
 from chatbot.guard import Call, Guardrails, SharedIndex  # noqa: E402
 from ingest.config import EmbeddingConfig  # noqa: E402
 from ingest.embeddings import Embedder  # noqa: E402
-from rails import grounding, profile_path  # noqa: E402
+from rails import grounding, injection, profile_path  # noqa: E402
 from rails.actions import RailsContext  # noqa: E402
 from rails.injection import InjectionDetector, match_patterns  # noqa: E402
 from rails.normalize import views  # noqa: E402
@@ -393,6 +394,21 @@ def calibrate(encoder: Embedder) -> None:
                 print(f"| {lexical} | {semantic} | {missing} | {recall:.3f} | {false:.3f} |")
 
 
+async def sweep_conversations(guard: Guardrails, embedder: Embedder) -> None:
+    """The validation conversations through the whole input call at each threshold of the
+    conversation-level classifier (``rails.injection.CONVERSATION_THRESHOLD``)."""
+    rows = []
+    for threshold in [round(0.70 + 0.01 * i, 2) for i in range(30)]:
+        with mock.patch.object(injection, "CONVERSATION_THRESHOLD", threshold):
+            c = await evaluate_conversations(guard, embedder, "validation", Latency())
+        rows.append(f"| {threshold:.2f} | {c.tp}/{c.tp + c.fn} | {c.fp}/{c.fp + c.tn} |")
+    table(
+        "Conversation-level threshold, validation",
+        ["threshold", "attacks stopped", "genuine refused"],
+        rows,
+    )
+
+
 def table(title: str, header: Sequence[str], rows: Sequence[str]) -> None:
     print(f"\n{title}\n| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     for row in rows:
@@ -406,6 +422,7 @@ async def main() -> None:
     parser.add_argument(
         "--runtime", action="store_true", help="only compare the NeMo runtime variants"
     )
+    parser.add_argument("--conversation-thresholds", action="store_true")
     args = parser.parse_args()
     embedder = Embedder(EmbeddingConfig())
     if args.calibrate:
@@ -414,6 +431,9 @@ async def main() -> None:
     policy = Policy(system_prompt=prompt.SYSTEM, canary=prompt.CANARY)
     guard = Guardrails(profile_path("default"), embedder, policy)
     await guard.warm_up()
+    if args.conversation_thresholds:
+        await sweep_conversations(guard, embedder)
+        return
     if args.runtime:
         await compare_runtime(guard, embedder, policy, args.split, Latency())
         await compare_spinning(guard, embedder, args.split)

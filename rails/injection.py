@@ -366,9 +366,12 @@ PATTERNS = {
 }
 
 
-# Chosen on the validation conversations: the highest threshold that stops the most attacks
-# (23 of 28 with the other checks) and no genuine conversation the other checks let through.
-CONVERSATION_THRESHOLD = 0.85
+# Chosen on the validation conversations: the lowest threshold that refuses no genuine
+# conversation the other checks let through. With the classifier fitted on 2,710 exemplars the
+# other checks stop 26 of 28 attacks, and no threshold stops one more without refusing a genuine
+# conversation (0.79 stops 27 and refuses 2 more of 82): `python bench/rails_eval.py
+# --conversation-thresholds` prints the sweep.
+CONVERSATION_THRESHOLD = 0.84
 _TURN_BREAK = re.compile(r"[.?!\n'\"`]+")
 
 

@@ -368,10 +368,10 @@ PATTERNS = {
 
 # Chosen on the validation conversations: the lowest threshold that refuses no genuine
 # conversation the other checks let through. With the classifier fitted on 2,710 exemplars the
-# other checks stop 26 of 28 attacks, and no threshold stops one more without refusing a genuine
-# conversation (0.79 stops 27 and refuses 2 more of 82): `python bench/rails_eval.py
-# --conversation-thresholds` prints the sweep.
-CONVERSATION_THRESHOLD = 0.84
+# other checks stop 24 of 28 attacks and this threshold one more; 0.87 would stop 27 and refuse
+# 2 more of 82 genuine conversations (`python bench/rails_eval.py --conversation-thresholds`
+# prints the sweep).
+CONVERSATION_THRESHOLD = 0.93
 _TURN_BREAK = re.compile(r"[.?!\n'\"`]+")
 
 

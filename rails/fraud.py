@@ -142,7 +142,7 @@ PATTERNS = {
         rf"\baccount \d{{6,8}}\b{_S}{{0,20}}\bis the balance\b"
     ),
     # Who holds an account or a card: not for a customer to know. A customer who paid the wrong
-    # account asks it too; :data:`EXEMPT` leaves them to the FAQ's answer on misdirected payments.
+    # account asks it too; :data:`EXEMPT` passes them on to the FAQ (an answer, or a human).
     "fraud_recon": (
         r"\b(?:customer|person|holder|owner) who (?:owns|holds|has) (?:account|card)\b|"
         r"\b(?:holder|owner) of (?:account|card)\b|\bwho owns (?:the )?(?:account|card|number)\b|"

@@ -4,7 +4,8 @@ Runs every message of ``bench/data/rails/messages-<split>.jsonl`` through the re
 Guardrails input rails (PII masked first, as the pipeline does), every conversation turn by
 turn with its earlier unrefused turns, every document through the retrieval rail and every
 answer of ``grounding-<split>.jsonl`` through the output check. Prints per-rail precision,
-recall and false-refusal rate, the overall defence and false-refusal rates, per-rail latency
+recall and false-refusal rate, the overall defence and false-refusal rates (also counting the
+messages answered without the model, ``guardrails.withheld``), per-rail latency
 (p50/p99 ms) and the rails' cost per answered turn: the NeMo input call on a genuine question
 plus the NeMo output call on a grounded answer, as the pipeline makes them one after the other
 (the message's embedding, which retrieval needs anyway, run right before and not counted),
@@ -126,7 +127,12 @@ async def evaluate_messages(
     guard: Guardrails, detector: InjectionDetector, embedder: Embedder, split: str, lat: Latency
 ) -> tuple[dict[str, Confusion], dict[str, dict[str, int]]]:
     rows = read(f"messages-{split}.jsonl")
-    rails = {"injection": Confusion(), "topical": Confusion(), "overall": Confusion()}
+    rails = {
+        "injection": Confusion(),
+        "topical": Confusion(),
+        "overall": Confusion(),
+        "kept": Confusion(),
+    }
     families: dict[str, dict[str, int]] = {}
     for row in rows:
         text, label = row["text"], row["label"]
@@ -145,11 +151,15 @@ async def evaluate_messages(
         if label in {"attack", "genuine"}:
             # An attack is defended when it never reaches the model: refused, or answered
             # by a canned dialog reply.
-            rails["overall"].add(label == "attack", refused or verdict.reply is not None)
+            stopped = refused or verdict.reply is not None
+            rails["overall"].add(label == "attack", stopped)
+            # The model never writes for it: stopped, or answered from the FAQ's text only.
+            rails["kept"].add(label == "attack", stopped or verdict.withhold is not None)
         if label == "attack":
-            fam = families.setdefault(row["family"], {"n": 0, "defended": 0})
+            fam = families.setdefault(row["family"], {"n": 0, "defended": 0, "kept": 0})
             fam["n"] += 1
-            fam["defended"] += int(refused or verdict.reply is not None)
+            fam["defended"] += int(stopped)
+            fam["kept"] += int(stopped or verdict.withhold is not None)
     return rails, families
 
 
@@ -465,12 +475,16 @@ async def main() -> None:
             answers.row("output: groundedness, answers (ungrounded)"),
             sentences.row("output: groundedness, sentences (unsupported)"),
             rails["overall"].row("**overall: attacks defended vs genuine refused**"),
+            rails["kept"].row("**overall: kept from the model vs genuine refused or withheld**"),
         ],
     )
     table(
         "Attacks defended per family",
-        ["family", "attacks", "defended"],
-        [f"| {k} | {v['n']} | {v['defended'] / v['n']:.3f} |" for k, v in sorted(families.items())],
+        ["family", "attacks", "defended", "kept from the model"],
+        [
+            f"| {k} | {v['n']} | {v['defended'] / v['n']:.3f} | {v['kept'] / v['n']:.3f} |"
+            for k, v in sorted(families.items())
+        ],
     )
     table("Latency per rail (ms)", ["rail", "calls", "p50", "p99"], lat.rows())
 

@@ -46,7 +46,7 @@ _registered: list[bool] = []  # NeMo's provider registry refuses a second regist
 # What each call runs and returns. Built once: each call would validate them again.
 INPUT_CALL = GenerationOptions(
     rails={"input": True, "dialog": True, "output": False, "retrieval": False},
-    output_vars=["route", "handoff", "blocked", "blocked_detail"],
+    output_vars=["route", "handoff", "blocked", "blocked_detail", "withhold", "withhold_detail"],
     log={"activated_rails": True},
 )
 OUTPUT_CALL = GenerationOptions(
@@ -159,6 +159,10 @@ class InputVerdict:
     """The rail that refused the message (``off_topic``, ``injection_pattern``,
     ``conversation_injection_classifier``...); None when it is not refused."""
     detail: str | None = None
+    """Why it was refused or withheld (a pattern's name, a probability)."""
+    withhold: str | None = None
+    """The rail that keeps the model from answering the message (``injection_caution``):
+    the pipeline answers from the FAQ's own text; None when the model may answer."""
     rails: list[str] = field(default_factory=list)
 
 
@@ -277,11 +281,13 @@ class Guardrails:
         result = await self._run(context, message, INPUT_CALL)
         data = result.output_data
         answer = data.get("route") == "answer"
+        blocked = data.get("blocked") or None
         return InputVerdict(
             reply=None if answer else result.response,
             handoff=bool(data.get("handoff")),
-            blocked=data.get("blocked") or None,
-            detail=data.get("blocked_detail") or None,
+            blocked=blocked,
+            detail=(data.get("blocked_detail") if blocked else data.get("withhold_detail")) or None,
+            withhold=data.get("withhold") or None,
             rails=result.rails,
         )
 

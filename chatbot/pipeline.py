@@ -5,7 +5,9 @@
 
 An answer the output rails retract is replaced by the closest FAQ entry, word for word, when
 its question is close enough to the user's (``suggest_threshold``), else by links to the FAQ
-entries found; both offer a human.
+entries found; both offer a human. A message the input rails let through but withhold from the
+model (one that looks close to an attack, ``guardrails.withheld``) gets the same reply without
+a model call, unless an FAQ answer fits it as written.
 
 Each stage is a small method timed under its own name (``timings_ms`` of the answer and the
 ``chatbot_stage_seconds`` histogram). :meth:`ChatPipeline.stream` yields events as they happen
@@ -184,6 +186,16 @@ def citation(hit: Hit) -> dict[str, Any]:
     }
 
 
+def _offer(
+    citations: list[dict[str, Any]], suggestion: Hit | None
+) -> tuple[list[dict[str, Any]], Chunk | None]:
+    """The citations of a :func:`fallback` reply, the entry it offers (if any) cited first."""
+    if suggestion is None:
+        return citations, None
+    offered = suggestion.chunk
+    return [citation(suggestion), *(c for c in citations if c["id"] != offered.id)], offered
+
+
 class ChatPipeline:
     def __init__(
         self,
@@ -252,6 +264,7 @@ class ChatPipeline:
             "retrieval_dropped": [],
             "output_rails": [],
             "retracted": False,
+            "withheld": verdict.withhold,
         }
         citations: list[dict[str, Any]] = []
         notice = pii_notice(masked.kinds) if masked.kinds else ""
@@ -278,6 +291,13 @@ class ChatPipeline:
                 answer, answered_by = notice + reply, "curated"
                 citations = [citation(curated)]
                 yield TokenEvent(reply)
+            elif verdict.withhold:
+                answered_by = "fallback"
+                citations, offered = _offer([citation(h) for h in hits], suggestion)
+                answer = fallback(citations, offered)
+                guardrails.update(handoff_offered=True, suggested=offered.id if offered else None)
+                yield TokenEvent(answer)
+                answer = notice + answer
             else:
                 answered_by = "model"
                 citations = [citation(h) for h in hits]
@@ -292,11 +312,7 @@ class ChatPipeline:
                     )
                 guardrails["output_rails"] = checked.rails
                 if checked.blocked:
-                    offered = None
-                    if suggestion is not None:  # the entry offered is cited first
-                        offered = suggestion.chunk
-                        others = [c for c in citations if c["id"] != offered.id]
-                        citations = [citation(suggestion), *others]
+                    citations, offered = _offer(citations, suggestion)
                     answer = fallback(citations, offered)
                     guardrails.update(
                         retracted=True,

@@ -75,16 +75,23 @@ async def check_injection(
     rails_context: RailsContext, text: str = "", earlier: Sequence[str] | None = None
 ) -> dict[str, Any] | None:
     """The attack found in the message, or in the recent user turns read with it; None when
-    the message is clean."""
+    the message is clean. ``block`` is False for a message only close to the attack side
+    (``injection_caution``), unless the turns read together are an attack."""
     ctx = rails_context
     found = await ctx.run(lambda encoder: ctx.detector(encoder).check(text or ""))
-    if found is None and earlier:
-        found = await ctx.run(
+    if (found is None or not found.block) and earlier:
+        joined = await ctx.run(
             lambda encoder: ctx.detector(encoder).check_conversation(list(earlier), text or "")
         )
+        found = joined or found
     if found is None:
         return None
-    return {"rail": found.rail, "reason": found.reason, "score": round(found.score, 3)}
+    return {
+        "rail": found.rail,
+        "reason": found.reason,
+        "score": round(found.score, 3),
+        "block": found.block,
+    }
 
 
 @action(name="check_output")

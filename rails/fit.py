@@ -6,8 +6,10 @@ hashed n-grams (:func:`rails.injection.lexical_features`; their weights go to ``
 the regularisation and the threshold are chosen on the validation split
 (``bench/data/rails/*-validation.jsonl``), never on the test split. The threshold is the
 lowest one at which the patterns and the classifier together refuse at most
-``MAX_FALSE_REFUSALS`` of the validation's benign messages and conversations. The file records
-a hash of its training data so a test can tell when it is stale.
+``MAX_FALSE_REFUSALS`` of the validation's benign messages and conversations; the caution
+threshold below it is the lowest one at which at most ``MAX_WITHHELD`` of them more are answered
+without the model (:attr:`rails.injection.LinearClassifier.caution`). The file records a hash
+of its training data so a test can tell when it is stale.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ from rails.normalize import views
 EXEMPLARS = CLASSIFIER_PATH.parent
 VALIDATION = Path(__file__).resolve().parents[1] / "bench" / "data" / "rails"
 MAX_FALSE_REFUSALS = 0.01
+# A withheld answer still gives the FAQ entries found and a human, so it may cost more genuine
+# questions than a refusal: as many as the 2 % of genuine refusals the rails are allowed.
+MAX_WITHHELD = 0.02
 C_GRID = (1.0, 4.0, 16.0, 64.0)
 # Weights below this change no probability by more than 0.003 on validation; dropping them
 # keeps lexical.npz small.
@@ -91,6 +96,24 @@ def choose_threshold(scores: npt.NDArray[np.float64], items: list[Sample]) -> tu
     return 0.99, float(((pattern | (scores >= 0.99)) & attack).sum() / attack.sum())
 
 
+def choose_caution(
+    scores: npt.NDArray[np.float64], items: list[Sample], threshold: float
+) -> tuple[float, float]:
+    """Lowest caution threshold (up to ``threshold``) that withholds the model from at most
+    ``MAX_WITHHELD`` of the benign items the patterns and the classifier let through; returns it
+    with the share of attacks refused or withheld."""
+    attack = np.array([s.attack for s in items])
+    passed = np.array([match_patterns(views(s.text)) is None for s in items]) & (scores < threshold)
+    benign = (~attack).sum()
+    caution = threshold
+    for candidate in np.round(np.arange(threshold - 0.01, 0.0, -0.01), 2):
+        if (passed & ~attack & (scores >= candidate)).sum() > MAX_WITHHELD * benign:
+            break
+        caution = float(candidate)
+    kept = ~passed | (scores >= caution)
+    return caution, float((kept & attack).sum() / attack.sum())
+
+
 TOPICS = CLASSIFIER_PATH.parents[1] / "default" / "topics.co"
 
 
@@ -125,7 +148,7 @@ def main() -> None:
     x = sparse.hstack([sparse.csr_matrix(embedded), lexical_features(texts)], format="csr")
     y = np.array([s.attack for s in train])
     dim = embedded.shape[1]
-    best: tuple[float, float, float, LinearClassifier] | None = None
+    best: tuple[float, float, float, LinearClassifier, npt.NDArray[np.float64]] | None = None
     for c in C_GRID:
         fitted = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(x, y)
         weights = fitted.coef_[0].astype(np.float32)
@@ -138,12 +161,15 @@ def main() -> None:
             meta={},
             lexical=lexical,
         )
-        threshold, recall = choose_threshold(_view_scores(model, embedder, valid), valid)
+        scores = _view_scores(model, embedder, valid)
+        threshold, recall = choose_threshold(scores, valid)
         print(f"C={c}: threshold {threshold:.2f}, validation recall {recall:.3f}")
         if best is None or recall > best[1]:
-            best = (c, recall, threshold, model)
+            best = (c, recall, threshold, model, scores)
     assert best is not None
-    c, recall, threshold, model = best
+    c, recall, threshold, model, scores = best
+    caution, kept = choose_caution(scores, valid, threshold)
+    print(f"caution threshold {caution:.2f}: validation attacks refused or withheld {kept:.3f}")
     meta = {
         "C": c,
         "embedding_model": embedder.fingerprint,
@@ -154,9 +180,11 @@ def main() -> None:
         "train_size": len(train),
         "validation_recall": round(recall, 4),
         "max_false_refusals": MAX_FALSE_REFUSALS,
+        "validation_kept_from_model": round(kept, 4),
+        "max_withheld": MAX_WITHHELD,
     }
-    LinearClassifier(model.coef, model.intercept, threshold, meta, model.lexical).save()
-    print(f"wrote {CLASSIFIER_PATH} (C={c}, threshold {threshold:.2f})")
+    LinearClassifier(model.coef, model.intercept, threshold, meta, model.lexical, caution).save()
+    print(f"wrote {CLASSIFIER_PATH} (C={c}, threshold {threshold:.2f}, caution {caution:.2f})")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@ Two detectors look at every de-obfuscated view of the text (:mod:`rails.normaliz
   computes anyway, so the common case costs a cache hit) together with hashed character and
   word n-grams (which carry what the English-only MiniLM misses: other languages' keywords, the
   vocabulary of fraud), fitted by ``python -m rails.fit`` on ``rails/exemplars/messages.jsonl``;
-  its threshold is chosen on the validation split.
+  its threshold is chosen on the validation split. Below it, a message scored at least the
+  ``caution`` threshold is not refused but is answered only from the FAQ's own text: the
+  small default model is not asked to write for a message that looks this much like an attack
+  (:attr:`Finding.block` is False).
 """
 
 from __future__ import annotations
@@ -393,6 +396,8 @@ class LinearClassifier:
     threshold: float
     meta: dict[str, Any]
     lexical: npt.NDArray[np.float64] | None = None
+    caution: float | None = None
+    """From here up to ``threshold`` a message is answered without the model; None: never."""
 
     @classmethod
     def load(
@@ -413,11 +418,13 @@ class LinearClassifier:
             threshold=float(data["threshold"]),
             meta=dict(data.get("meta", {})),
             lexical=lexical,
+            caution=data.get("caution"),
         )
 
     def save(self, path: Path = CLASSIFIER_PATH, lexical_path: Path = LEXICAL_PATH) -> None:
         data = {
             "threshold": self.threshold,
+            "caution": self.caution,
             "intercept": self.intercept,
             "meta": self.meta,
             "coef": [round(float(x), 6) for x in self.coef],
@@ -443,10 +450,12 @@ class LinearClassifier:
 @dataclass(frozen=True)
 class Finding:
     rail: str
-    """``injection_pattern`` or ``injection_classifier``."""
+    """``injection_pattern``, ``injection_classifier`` or ``injection_caution``."""
     reason: str
     """The pattern's name, or the classifier's probability."""
     score: float
+    block: bool = True
+    """False for ``injection_caution``: answer from the FAQ's text only, without the model."""
 
 
 EXEMPT = {name: re.compile(pattern, re.IGNORECASE) for name, pattern in FRAUD_EXEMPT.items()}
@@ -481,6 +490,9 @@ class InjectionDetector:
         score = self.score(readings)
         if score >= self.classifier.threshold:
             return Finding("injection_classifier", f"p={score:.2f}", score)
+        caution = self.classifier.caution
+        if caution is not None and score >= caution:
+            return Finding("injection_caution", f"p={score:.2f}", score, block=False)
         return None
 
     def check_conversation(self, earlier: Sequence[str], message: str) -> Finding | None:

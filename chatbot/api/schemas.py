@@ -32,7 +32,7 @@ class ChatResponse(BaseModel):
     session_id: str
     message_id: str
     answer: str
-    answered_by: Literal["model", "curated", "rails", "abstain"]
+    answered_by: Literal["model", "curated", "fallback", "rails", "abstain"]
     citations: list[Citation]
     guardrails: dict[str, Any]
     timings_ms: dict[str, float]

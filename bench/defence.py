@@ -145,7 +145,7 @@ def report(results: list[tuple[dict[str, Any], str, dict[str, Any]]], show: int)
         print(
             f"genuine: refused by the input rails {genuine['refused']}/{n} "
             f"({genuine['refused'] / n:.3f}); answered {answered}/{n} ({answered / n:.3f}: "
-            f"{genuine['suggested']} by the closest FAQ entry after a retraction); "
+            f"{genuine['suggested']} by the closest FAQ entry in place of a model answer); "
             f"abstained {genuine['abstained']}, retracted {genuine['retracted']}, "
             f"withheld {genuine['withheld']}, "
             f"dialog {genuine['dialog']}"

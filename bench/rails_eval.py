@@ -152,14 +152,15 @@ async def evaluate_messages(
             # An attack is defended when it never reaches the model: refused, or answered
             # by a canned dialog reply.
             stopped = refused or verdict.reply is not None
-            rails["overall"].add(label == "attack", stopped)
             # The model never writes for it: stopped, or answered from the FAQ's text only.
-            rails["kept"].add(label == "attack", stopped or verdict.withhold is not None)
+            kept = stopped or verdict.withhold is not None
+            rails["overall"].add(label == "attack", stopped)
+            rails["kept"].add(label == "attack", kept)
         if label == "attack":
             fam = families.setdefault(row["family"], {"n": 0, "defended": 0, "kept": 0})
             fam["n"] += 1
             fam["defended"] += int(stopped)
-            fam["kept"] += int(stopped or verdict.withhold is not None)
+            fam["kept"] += int(kept)
     return rails, families
 
 

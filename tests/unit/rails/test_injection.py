@@ -137,14 +137,10 @@ def test_classifier_reads_every_view() -> None:
 
 
 def _cautious_detector() -> InjectionDetector:
-    """ "secret plan" scores 0.73: under the threshold, over the caution threshold."""
-    model = LinearClassifier(
-        coef=np.array([1.0, -8.0, 0.0, 0.0], dtype=np.float32),
-        intercept=0.0,
-        threshold=0.9,
-        meta={},
-        caution=0.5,
-    )
+    """:func:`_detector` with a weaker attack weight and a caution threshold: the message
+    "my secret plan" scores 0.73, under the threshold and over the caution threshold."""
+    coef = np.array([1.0, -8.0, 0.0, 0.0], dtype=np.float32)
+    model = replace(_detector().classifier, coef=coef, threshold=0.9, caution=0.5)
     return InjectionDetector(_Encoder(), model)
 
 

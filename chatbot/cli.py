@@ -121,12 +121,34 @@ def _print_summary(report: dict[str, object]) -> None:
                 "it is kept out of prompts",
                 highlight=False,
             )
+    _print_review(report)
     if report["dry_run"]:
         out.print("dry run: nothing was written")
     elif report["published"]:
         out.print(f"serving index version [bold]{report['version']}[/]")
     else:
         out.print(f"no changes; still serving {report['version']}")
+
+
+def _print_review(report: dict[str, object]) -> None:
+    """What the admin should check: the FAQ's own questions the input rails would refuse."""
+    derived = report.get("derived")
+    review = derived.get("review") if isinstance(derived, dict) else None
+    if not isinstance(review, dict):
+        return
+    if isinstance(derived, dict) and derived.get("topics"):
+        out.print("topics: " + ", ".join(str(t) for t in derived["topics"]), highlight=False)
+    refused = review["refused"]
+    if not refused:
+        out.print(f"all {review['faq_questions']} FAQ questions pass the input rails")
+        return
+    err.print(
+        f"[yellow]{refused} of your {review['faq_questions']} FAQ questions would be refused[/] "
+        "by the attack patterns; check their wording:",
+        highlight=False,
+    )
+    for row in review["refused_examples"]:
+        err.print(f"  {row['id']}: {row['question']!r} ({row['reason']})", highlight=False)
 
 
 @app.command()

@@ -51,7 +51,7 @@ INPUT_CALL = GenerationOptions(
 )
 OUTPUT_CALL = GenerationOptions(
     rails={"input": False, "dialog": False, "output": True, "retrieval": False},
-    output_vars=["output_blocked", "output_reason", "unsupported"],
+    output_vars=["output_blocked", "output_reason", "unsupported", "support"],
     log={"activated_rails": True},
 )
 # The options as the flows read them (`$generation_options.rails.input`).
@@ -174,7 +174,23 @@ class OutputVerdict:
     """Which check failed: ``markup``, ``canary``, ``prompt_leak``, ``secret``, ``pii``,
     ``ungrounded`` or ``self_check``."""
     unsupported: list[str] = field(default_factory=list)
+    support: list[int] = field(default_factory=list)
+    """The chunks (by position) that support the answer's sentences, in order."""
     rails: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Persona:
+    """Who the bot speaks for and what it helps with, as the canned replies say it."""
+
+    name: str = ""
+    scope: str = ""
+
+    def context(self) -> dict[str, str]:
+        return {
+            "bot_name": self.name or "our bank",
+            "bot_scope": self.scope or "our products and services",
+        }
 
 
 class Guardrails:
@@ -186,9 +202,12 @@ class Guardrails:
         embedder: Embedder,
         policy: Policy,
         main_model: dict[str, Any] | None = None,
+        *,
+        bot_name: str = "",
     ) -> None:
         """``main_model``: parameters (url, dialect, tokenizer) for a profile's main model
-        when it is the chatbot's Triton provider (the production self-checks)."""
+        when it is the chatbot's Triton provider (the production self-checks); ``bot_name``
+        goes into the profile's prompts (``{{ bot_name }}``)."""
         if not (config_path / "config.yml").is_file():
             raise ConfigurationError(f"{config_path} is not a NeMo Guardrails config folder")
         _EMBEDDERS["shared"] = embedder
@@ -199,6 +218,11 @@ class Guardrails:
         colang.install()
         self.config_path = config_path
         config = load_config(config_path)
+        for task_prompt in config.prompts or []:
+            if task_prompt.content:
+                task_prompt.content = task_prompt.content.replace(
+                    "{{ bot_name }}", Persona(name=bot_name).context()["bot_name"]
+                )
         own_flows = {flow["id"] for flow in config.flows}
         for model in config.models:
             if model.type == "main" and model.engine == provider.PROVIDER:
@@ -274,10 +298,18 @@ class Guardrails:
             rails=[rail.name for rail in activated if rail.type != "generation"],
         )
 
-    async def check_input(self, message: str, earlier: list[str] | None = None) -> InputVerdict:
+    async def check_input(
+        self,
+        message: str,
+        earlier: list[str] | None = None,
+        *,
+        near_faq: bool = False,
+        persona: Persona | None = None,
+    ) -> InputVerdict:
         """``earlier``: the recent user messages of the session, read together with this one
-        by the conversation-level injection check."""
-        context = input_context(message, earlier or [])
+        by the conversation-level injection check. ``near_faq``: retrieval found the message
+        close to the served FAQ, so it is on topic."""
+        context = input_context(message, earlier or [], near_faq) | (persona or Persona()).context()
         result = await self._run(context, message, INPUT_CALL)
         data = result.output_data
         answer = data.get("route") == "answer"
@@ -305,14 +337,18 @@ class Guardrails:
             blocked=blocked,
             reason=reason,
             unsupported=list(data.get("unsupported") or []),
+            support=[int(i) for i in data.get("support") or []],
             rails=result.rails,
         )
 
 
-def input_context(message: str, earlier: list[str]) -> dict[str, Any]:
+def input_context(message: str, earlier: list[str], near_faq: bool = False) -> dict[str, Any]:
     """The Colang variables of an input call besides the message."""
     return {
         "earlier_user_messages": earlier,
+        # What the served FAQ covers is on topic; the injection classifier alone does not
+        # refuse it either (the pipeline answers it from the FAQ's own text).
+        "near_faq": near_faq,
         # A short follow-up ("and bigger ones?") continues the topic of the conversation; the
         # topical rail must not judge it alone.
         "follow_up": bool(earlier) and is_follow_up(message),

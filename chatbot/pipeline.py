@@ -1,20 +1,24 @@
 """One chat turn, stage by stage.
 
-    mask PII -> history -> input rails -> (canned reply | rewrite -> retrieval -> retrieval
-            rail -> curated answer | grounded generation -> output rails) -> save
+    mask PII -> history -> rewrite -> retrieval -> input rails -> (canned reply | retrieval
+            rail -> answer policy: curated | faq_entry | abstain | grounded generation ->
+            output rails) -> save
 
-An answer the output rails retract is replaced by the closest FAQ entry, word for word, when
-its question is close enough to the user's (``suggest_threshold``), else by links to the FAQ
-entries found; both offer a human. A message the input rails let through but withhold from the
-model (one that looks close to an attack, ``guardrails.withheld``) gets the same reply without
-a model call, unless an FAQ answer fits it as written.
+Retrieval runs before the input rails: a message close to the served FAQ
+(``on_topic_threshold``) is on topic whatever the rails' examples say, and an injection
+classifier's doubt about it keeps it from the model instead of refusing it. The answer policy
+(:mod:`chatbot.policy`) grades the evidence. An answer the output rails retract is replaced by
+the closest FAQ entry, word for word, when it is close enough (``suggest_threshold``), else by
+links to the FAQ entries found; both offer a human. A message the input rails let through but
+withhold from the model (``guardrails.withheld``) gets the same reply without a model call,
+unless the FAQ's own text answers it (curated, faq_entry).
 
 Each stage is a small method timed under its own name (``timings_ms`` of the answer and the
 ``chatbot_stage_seconds`` histogram). :meth:`ChatPipeline.stream` yields events as they happen
 (tokens, a retraction, the final result); :meth:`ChatPipeline.run` collects them. The model is
-called at most once per turn, and only when retrieval found something relevant and no FAQ
-answer fits as written. The turn is saved only once it is complete, so a failed or abandoned
-turn leaves the session as it was; a message the input rails refuse is not saved at all.
+called at most once per turn, and only when the policy says the evidence must be combined or
+rephrased. The turn is saved only once it is complete, so a failed or abandoned turn leaves the
+session as it was; a message the input rails refuse is not saved at all.
 """
 
 from __future__ import annotations
@@ -27,13 +31,15 @@ from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from chatbot import metrics, prompt
+from chatbot import metrics, policy, prompt
 from chatbot.errors import InvalidRequestError
 from chatbot.followup import standalone_query
-from chatbot.guard import Guardrails
+from chatbot.guard import Guardrails, Persona
+from chatbot.policy import AnsweredBy
 from chatbot.sessions import SessionStore, Turn, check_session_id, new_session_id
 from chatbot.settings import Settings
 from engines.lm import GenerationParams, Step
+from ingest.errors import IngestError
 from ingest.models import Chunk
 from ingest.search import Hit, Retriever
 from rails import retrieval as retrieval_rail
@@ -53,10 +59,13 @@ _PII_WORDS = {
 }
 
 
+def _listed(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def pii_notice(kinds: Sequence[str]) -> str:
     """Tells the customer what was masked, so they know it was not kept."""
-    names = [_PII_WORDS.get(k, k) for k in kinds]
-    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    listed = _listed([_PII_WORDS.get(k, k) for k in kinds])
     return (
         f"(For your security I removed the {listed} from your message; please don't share "
         "personal details in this chat.)\n\n"
@@ -89,6 +98,19 @@ def fallback(citations: Sequence[dict[str, Any]], suggestion: Chunk | None = Non
     )
 
 
+def faq_entry(entry: Chunk, others: Sequence[dict[str, Any]]) -> str:
+    """The ``faq_entry`` reply: the entry's answer as written under its question, the other
+    entries found as links. Nothing in it is generated."""
+    link = f"\n\n[More on this]({entry.url})" if entry.url else ""
+    links = [f"- [{c['title']}]({c['url']})" if c.get("url") else f"- {c['title']}" for c in others]
+    pages = "\n\nRelated FAQ entries:\n" + "\n".join(links) if links else ""
+    return (
+        "This FAQ entry looks like what you need:\n\n"
+        f"**{entry.title}**\n\n{entry.answer}{link}{pages}\n\n"
+        "If it doesn't answer your question, I can connect you with a member of our support team."
+    )
+
+
 @functools.lru_cache(maxsize=4096)
 def _screen(text: str) -> str | None:
     return retrieval_rail.screen(text)
@@ -112,7 +134,7 @@ class TurnResult:
     session_id: str
     message_id: str
     answer: str
-    answered_by: str
+    answered_by: AnsweredBy
     citations: list[dict[str, Any]]
     guardrails: dict[str, Any]
     timings_ms: dict[str, float]
@@ -250,9 +272,15 @@ class ChatPipeline:
             # Once, in a worker thread: the injection classifier, intent matching and
             # retrieval all read this vector, so the rails need not run the model on the loop.
             await asyncio.to_thread(self.retriever.embedder.encode_query, text)
+        # Retrieval comes before the input rails: what the served FAQ covers is on topic.
+        hits = await self._retrieve(text, history, timer)
+        near_faq = bool(hits) and hits[0].relevance >= self.settings.on_topic_threshold
         with timer.stage("input_rails"):
             verdict = await self.guard.check_input(
-                text, earlier[-self.settings.conversation_turns :]
+                text,
+                earlier[-self.settings.conversation_turns :],
+                near_faq=near_faq,
+                persona=self._persona(),
             )
         guardrails: dict[str, Any] = {
             "blocked": verdict.blocked is not None,
@@ -261,6 +289,7 @@ class ChatPipeline:
             "handoff": verdict.handoff,
             "pii_masked": list(masked.kinds),
             "input_rails": verdict.rails,
+            "near_faq": near_faq,
             "retrieval_dropped": [],
             "output_rails": [],
             "retracted": False,
@@ -271,36 +300,36 @@ class ChatPipeline:
         if notice:
             yield TokenEvent(notice)
         if verdict.reply is not None:
-            answer, answered_by = notice + verdict.reply, "rails"
+            answer, answered_by = notice + verdict.reply, AnsweredBy.RAILS
             yield TokenEvent(verdict.reply)
         else:
-            hits = await self._retrieve(text, history, timer)
             dropped = [h for h in hits if _screened(h.chunk)]
             guardrails["retrieval_dropped"] = [h.chunk.id for h in dropped]
             hits = [h for h in hits if h not in dropped]
-            curated = suggestion = None
-            if hits:
-                with timer.stage("curated"):
-                    curated, suggestion = await asyncio.to_thread(self._faq_match, text, hits)
-            if not hits:
-                answer, answered_by = notice + ABSTAIN, "abstain"
+            decision = policy.decide(hits, self._thresholds())
+            answered_by = decision.outcome
+            suggestion = policy.closest_entry(hits, self.settings.suggest_threshold)
+            if answered_by is AnsweredBy.MODEL and verdict.withhold:
+                answered_by = AnsweredBy.FALLBACK
+            if answered_by is AnsweredBy.ABSTAIN:
+                reply = ABSTAIN
                 guardrails["handoff_offered"] = True
-                yield TokenEvent(ABSTAIN)
-            elif curated is not None:
-                reply = curated.chunk.answer or curated.chunk.text
-                answer, answered_by = notice + reply, "curated"
-                citations = [citation(curated)]
-                yield TokenEvent(reply)
-            elif verdict.withhold:
-                answered_by = "fallback"
+            elif answered_by is AnsweredBy.CURATED:
+                assert decision.entry is not None
+                reply = decision.entry.chunk.answer or decision.entry.chunk.text
+                citations = [citation(decision.entry)]
+            elif answered_by is AnsweredBy.FAQ_ENTRY:
+                assert decision.entry is not None
+                citations, _ = _offer([citation(h) for h in hits], decision.entry)
+                reply = faq_entry(decision.entry.chunk, citations[1:])
+            elif answered_by is AnsweredBy.FALLBACK:
                 citations, offered = _offer([citation(h) for h in hits], suggestion)
-                answer = fallback(citations, offered)
+                reply = fallback(citations, offered)
                 guardrails.update(handoff_offered=True, suggested=offered.id if offered else None)
-                yield TokenEvent(answer)
-                answer = notice + answer
+            if answered_by is not AnsweredBy.MODEL:
+                yield TokenEvent(reply)
+                answer = notice + reply
             else:
-                answered_by = "model"
-                citations = [citation(h) for h in hits]
                 parts: list[str] = []
                 async for delta in self._generate(text, hits, history, max_tokens, timer):
                     parts.append(delta)
@@ -312,7 +341,8 @@ class ChatPipeline:
                     )
                 guardrails["output_rails"] = checked.rails
                 if checked.blocked:
-                    citations, offered = _offer(citations, suggestion)
+                    answered_by = AnsweredBy.FALLBACK
+                    citations, offered = _offer([citation(h) for h in hits], suggestion)
                     answer = fallback(citations, offered)
                     guardrails.update(
                         retracted=True,
@@ -323,6 +353,9 @@ class ChatPipeline:
                         suggested=offered.id if offered else None,
                     )
                     yield RetractEvent(notice + answer, f"output_{checked.reason}")
+                else:
+                    # A model answer cites the chunks that support its sentences.
+                    citations = [citation(hits[i]) for i in checked.support if i < len(hits)]
                 answer = notice + answer
         turn = Turn(
             user=text,
@@ -349,28 +382,31 @@ class ChatPipeline:
             )
         )
 
+    def _persona(self) -> Persona:
+        """The deployment's name and scope; the scope defaults to the served FAQ's topics."""
+        scope = self.settings.bot_scope
+        if not scope:
+            try:
+                topics = list(self.retriever.index.derived.get("topics", []))
+            except IngestError:
+                topics = []
+            scope = _listed([t.lower() for t in topics]) if topics else ""
+        return Persona(name=self.settings.bot_name, scope=scope)
+
+    def _thresholds(self) -> policy.Thresholds:
+        return policy.Thresholds(
+            curated=self.settings.curated_threshold,
+            entry=self.settings.entry_threshold,
+            answer=self.settings.answer_threshold,
+        )
+
     async def _retrieve(self, text: str, history: list[Turn], timer: _Timer) -> list[Hit]:
         with timer.stage("rewrite"):
-            earlier = [t.user for t in history if t.answered_by in {"model", "curated"}]
+            earlier = [t.user for t in history if t.answered_by in policy.GROUNDED]
             query = standalone_query(text, earlier)
         with timer.stage("retrieval"):
             result = await asyncio.to_thread(self.retriever.search, query)
         return result.hits[: self.settings.context_chunks]
-
-    def _faq_match(self, question: str, hits: list[Hit]) -> tuple[Hit | None, Hit | None]:
-        """The FAQ entry whose own question says the same as the user's (answered as written,
-        without the model), and the best-ranked FAQ entry if its question is close enough to
-        offer in place of a model answer the output rails retract."""
-        embedder = self.retriever.embedder
-        asked = embedder.encode_query(question)
-        scored = [
-            (float(embedder.encode_query(hit.chunk.title) @ asked), hit)
-            for hit in hits
-            if hit.chunk.kind == "faq" and hit.chunk.answer
-        ]
-        curated = next((h for s, h in scored if s >= self.settings.curated_threshold), None)
-        close = bool(scored) and scored[0][0] >= self.settings.suggest_threshold
-        return curated, scored[0][1] if close else None
 
     async def _generate(
         self,
@@ -382,7 +418,9 @@ class ChatPipeline:
     ) -> AsyncGenerator[str, None]:
         keep = self.settings.prompt_history_turns
         earlier = [(t.user, t.assistant) for t in history if t.answered_by == "model"]
-        messages = prompt.messages(question, hits, earlier[-keep:] if keep else [])
+        messages = prompt.messages(
+            question, hits, earlier[-keep:] if keep else [], self.settings.bot_name
+        )
         cap = self.settings.max_tokens
         params = GenerationParams(
             max_tokens=min(max_tokens or cap, cap),

@@ -61,7 +61,7 @@ class Services:
         )
         try:
             policy = Policy(
-                system_prompt=prompt.SYSTEM,
+                system_prompt=prompt.system(settings.bot_name),
                 canary=prompt.CANARY,
                 secrets=(*settings.api_keys, *settings.admin_keys),
             )
@@ -71,7 +71,12 @@ class Services:
                 "tokenizer": str(settings.tokenizer) if settings.tokenizer else None,
             }
             guard = await asyncio.to_thread(
-                Guardrails, settings.rails_path(), embedder, policy, main_model
+                Guardrails,
+                settings.rails_path(),
+                embedder,
+                policy,
+                main_model,
+                bot_name=settings.bot_name,
             )
             await guard.warm_up()
             # Load the tokenizer (chat template) now rather than in the first turn.

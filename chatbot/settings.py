@@ -88,14 +88,28 @@ class Settings(BaseSettings):
     """Earlier user messages the conversation-level injection check reads with a new one."""
     prompt_history_turns: int = Field(default=2, ge=0, le=20)
     """Earlier turns given to the model (a small model loses the question in long prompts)."""
+    # The answer policy (chatbot.policy) and the on-topic side of the rails; the cosines are
+    # calibrated on external corpora's development splits (bench/answers.py --calibrate).
     curated_threshold: float = Field(default=0.88, ge=0.0, le=1.0)
     """Cosine of user question and FAQ question at or above which the FAQ answer is returned
     as it is, without calling the model."""
+    entry_threshold: float = Field(default=0.70, ge=0.0, le=1.0)
+    """Relevance of the best hit, an FAQ entry, from which that entry is shown as written
+    (``faq_entry``) instead of a generated answer."""
+    answer_threshold: float = Field(default=0.45, ge=-1.0, le=1.0)
+    """Relevance of the best hit below which the bot abstains and offers a human."""
+    on_topic_threshold: float = Field(default=0.50, ge=-1.0, le=1.0)
+    """Relevance of the best hit from which a message is on topic: never refused as off-topic,
+    and withheld from the model rather than refused when only the injection classifier doubts
+    it."""
+    bot_name: str = Field(default="", max_length=100)
+    """Who the bot speaks for ("Acme Bank"); empty: "our bank"."""
+    bot_scope: str = Field(default="", max_length=300)
+    """What it helps with ("accounts, cards and loans"); empty: the served FAQ's categories."""
     suggest_threshold: float = Field(default=0.55, ge=0.0, le=1.0)
-    """Cosine of user question and the best-ranked FAQ question at or above which a model answer
-    the output rails retract is replaced by that FAQ entry's answer (offered as the closest
-    entry). On the 105 labelled paraphrases of tests/ and bench/, 0.55 picks the right entry for
-    96 % of the 54 it covers."""
+    """Relevance of the best-ranked FAQ entry at or above which a model answer the output rails
+    retract (or the input rails withhold) is replaced by that entry's answer (offered as the
+    closest entry)."""
     model_name: str = "northwind-faq"
     """Model id shown on the OpenAI-compatible API."""
 

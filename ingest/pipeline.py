@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from ingest.chunking import chunk_document, load_document
 from ingest.config import ChunkingConfig, IndexConfig
 from ingest.embeddings import Embedder
 from ingest.errors import IndexUnavailableError, IngestError, NothingToIngestError
+from ingest.knowledge import derive
 from ingest.models import Chunk
 from ingest.store import (
     IndexVersion,
@@ -57,6 +59,8 @@ class IngestSummary:
     published: bool = False
     dry_run: bool = False
     seconds: float = 0.0
+    derived: dict[str, Any] = field(default_factory=dict)
+    """What the rails derived from the new version (topics, the review of its FAQ questions)."""
 
     def count(self, status: Status) -> int:
         return sum(1 for d in self.documents if d.status == status)
@@ -85,6 +89,7 @@ class IngestSummary:
             },
             "seconds": round(self.seconds, 3),
             "docs_per_second": round(self.docs_per_second, 2),
+            "derived": self.derived,
             "documents": [
                 {
                     "source": d.source,
@@ -140,11 +145,14 @@ def run_ingest(
     on_embed_start: Callable[[int], None] | None = None,
     on_embedded: Callable[[int], None] | None = None,
     screen: Callable[[str], str | None] | None = None,
+    review: Callable[[list[Chunk], npt.NDArray[np.float32]], dict[str, Any]] | None = None,
 ) -> IngestSummary:
     """Ingest ``paths`` into ``index_dir``. ``embedder`` is a factory, so a dry run or a run
     with nothing changed never loads the model. ``screen`` (the chatbot passes its retrieval
     rail) names why a chunk's text must not reach a prompt; such chunks are flagged and
-    reported as warnings of their document."""
+    reported as warnings of their document. ``review`` (the chatbot passes its input rails)
+    reads the new version's chunks and title vectors before it goes live; what it returns is
+    stored with the version (``derived.json``) and shown in the summary."""
     started = time.perf_counter()
     files, reports = discover(paths)
     with ingest_lock(index_dir):
@@ -209,22 +217,32 @@ def run_ingest(
 
         model = embedder()
         vectors = np.zeros((len(chunks), model.dim), dtype=np.float32)
+        titles = np.zeros((len(chunks), model.dim), dtype=np.float32)
         reusable: dict[str, int] = {}
         if served and not full and served.manifest.embedding_id == model.id:
             reusable = {c.hash: i for i, c in enumerate(served.chunks)}
-        todo = []
+        todo, titles_todo = [], []
         for row, chunk in enumerate(chunks):
             old_row = reusable.get(chunk.hash)
             if old_row is None:
                 todo.append(row)
             else:
                 vectors[row] = served.vectors[old_row]  # type: ignore[union-attr]
+            if old_row is None or served is None or served.titles is None:
+                titles_todo.append(row)
+            else:
+                titles[row] = served.titles[old_row]
         if on_embed_start is not None:
             on_embed_start(len(todo))
         if todo:
             vectors[todo] = model.encode([chunks[i].text for i in todo], progress=on_embedded)
+        if titles_todo:
+            titles[titles_todo] = model.encode([chunks[i].title for i in titles_todo])
         summary.chunks_embedded = len(todo)
         summary.chunks_reused = len(chunks) - len(todo)
+        summary.derived = derive(chunks)
+        if review is not None:
+            summary.derived |= review(chunks, titles)
 
         per_doc = Counter(c.source for c in chunks)
         manifest = write_version(
@@ -241,6 +259,8 @@ def run_ingest(
                 },
             },
             index.ann_threshold,
+            titles=titles,
+            derived=summary.derived,
         )
         switch_current(index_dir, manifest.version)
         prune(index_dir, index.keep_versions)

@@ -1,11 +1,14 @@
 """Hybrid retrieval over the served index version: dense (FAISS) + lexical (BM25), fused by
 score, with a cosine threshold for "nothing relevant".
 
-Fusion: ``score = cosine + lexical_weight * bm25 / max_bm25`` over the union of both candidate
-lists. We measured reciprocal rank fusion too (``bench/retrieval.py``): on paraphrased
-customer questions BM25 ranks poorly, and RRF gives its ranking as much say as the dense one,
-costing recall; a small score weight keeps exact-term matches (IBAN, product names) as a
-tie-breaker without that loss. The threshold applies to the cosine, which is comparable
+Fusion: ``score = cosine + lexical_weight * bm25 / max_bm25`` over the union of the candidate
+lists, where ``cosine`` is the better of the query's cosine with the chunk and with the chunk's
+title embedded alone (for an FAQ pair, its question: a customer's question is closer to
+another wording of the same question than to question and answer together). We measured
+reciprocal rank fusion too (``bench/retrieval.py``): on paraphrased customer questions BM25
+ranks poorly, and RRF gives its ranking as much say as the dense one, costing recall; a small
+score weight keeps exact-term matches (IBAN, product names) as a tie-breaker without that
+loss. The threshold applies to the cosine, which is comparable
 across queries where fused scores are not.
 """
 
@@ -38,6 +41,14 @@ class Hit:
     lexical_score: float
     """BM25 score (0 when lexical search did not return the chunk)."""
     index_version: str
+    title_score: float = 0.0
+    """Cosine of query and the chunk's title (its FAQ question) embedded alone; 0 for an
+    index made before titles were embedded."""
+
+    @property
+    def relevance(self) -> float:
+        """The cosine the relevance threshold applies to."""
+        return max(self.dense_score, self.title_score)
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,8 @@ class Retriever:
                         self.embedder.id,
                     )
                 set_nprobe(index.dense, self.config.nprobe)
+                if index.title_dense is not None:
+                    set_nprobe(index.title_dense, self.config.nprobe)
                 self._index = index
             return self._index
 
@@ -107,24 +120,33 @@ class Retriever:
         query_vector = self.embedder.encode_query(query)
         n = min(self.config.candidates, len(index.chunks))
         _, dense_rows = index.dense.search(query_vector[None, :], n)
+        found = {int(r) for r in dense_rows[0] if r >= 0}
+        if index.title_dense is not None:
+            _, title_rows = index.title_dense.search(query_vector[None, :], n)
+            found |= {int(r) for r in title_rows[0] if r >= 0}
         lexical_rows, lexical_scores = index.lexical.search(query, n)
         lexical = dict(zip(lexical_rows.tolist(), lexical_scores.tolist(), strict=True))
-        rows = sorted({int(r) for r in dense_rows[0] if r >= 0} | set(lexical))
+        rows = sorted(found | set(lexical))
         # Exact cosines for every candidate, also those only BM25 found (vectors are memory-mapped).
-        cosines = (
-            dict(zip(rows, (np.asarray(index.vectors[rows]) @ query_vector).tolist(), strict=True))
-            if rows
-            else {}
+        chunk_cos = np.asarray(index.vectors[rows]) @ query_vector if rows else np.zeros(0)
+        title_cos = (
+            np.asarray(index.titles[rows]) @ query_vector
+            if rows and index.titles is not None
+            else np.zeros(len(rows))
         )
+        best = np.maximum(chunk_cos, title_cos)
+        cosines = dict(zip(rows, best.tolist(), strict=True))
         fused = fuse(cosines, lexical, self.config.lexical_weight)
+        at = {row: i for i, row in enumerate(rows)}
         ranked = sorted(rows, key=lambda r: fused[r], reverse=True)
         hits = [
             Hit(
                 chunk=index.chunks[row],
                 score=fused[row],
-                dense_score=cosines[row],
+                dense_score=float(chunk_cos[at[row]]),
                 lexical_score=lexical.get(row, 0.0),
                 index_version=index.version,
+                title_score=float(title_cos[at[row]]),
             )
             for row in ranked
             if cosines[row] >= self.config.min_relevance

@@ -4,7 +4,10 @@ Layout of ``index_dir``::
 
     CURRENT                  name of the served version (replaced atomically)
     <version>/               complete versions: manifest.json, chunks.jsonl, vectors.npy,
-                             dense.faiss, lexical/
+                             dense.faiss, lexical/, titles.npy and titles.faiss (each chunk's
+                             question or heading embedded alone: FAQ questions are matched
+                             against the customer's), derived.json (what the rails need from
+                             this version, :mod:`ingest.knowledge`)
     .building-<version>/     a version being written; renamed only once complete
     .lock                    held by the one ingest that may write here
 
@@ -21,7 +24,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,9 @@ CHUNKS = "chunks.jsonl"
 VECTORS = "vectors.npy"
 DENSE = "dense.faiss"
 LEXICAL = "lexical"
+TITLES = "titles.npy"
+TITLES_DENSE = "titles.faiss"
+DERIVED = "derived.json"
 _BUILDING = ".building-"
 
 
@@ -73,6 +79,11 @@ class IndexVersion:
     vectors: npt.NDArray[np.float32]
     dense: faiss.Index
     lexical: LexicalIndex
+    titles: npt.NDArray[np.float32] | None = None
+    """Row i: chunk i's title (an FAQ question) embedded alone; None in versions before it."""
+    title_dense: faiss.Index | None = None
+    derived: dict[str, Any] = field(default_factory=dict)
+    """What was derived from this version when it was published (:mod:`ingest.knowledge`)."""
 
     @property
     def version(self) -> str:
@@ -112,8 +123,12 @@ def write_version(
     vectors: npt.NDArray[np.float32],
     manifest: dict[str, Any],
     ann_threshold: int,
+    titles: npt.NDArray[np.float32] | None = None,
+    derived: dict[str, Any] | None = None,
 ) -> Manifest:
-    """Write a complete version beside the served one; does not switch ``CURRENT``."""
+    """Write a complete version beside the served one; does not switch ``CURRENT``.
+    ``titles``: each chunk's title embedded alone (row by row); ``derived``: JSON that goes
+    with the version (what the rails derive from it)."""
     version = new_version_name()
     building = index_dir / f"{_BUILDING}{version}"
     building.mkdir(parents=True)
@@ -132,6 +147,14 @@ def write_version(
         os.fsync(fh.fileno())
     faiss.write_index(dense, str(building / DENSE))
     LexicalIndex.build([c.text for c in chunks]).save(building / LEXICAL)
+    if titles is not None:
+        with (building / TITLES).open("wb") as fh:
+            np.save(fh, titles.astype(np.float32, copy=False))
+            fh.flush()
+            os.fsync(fh.fileno())
+        faiss.write_index(build_dense_index(titles, ann_threshold), str(building / TITLES_DENSE))
+    if derived is not None:
+        _write_file(building / DERIVED, json.dumps(derived, ensure_ascii=False).encode("utf-8"))
     # The manifest is written last: its presence marks the folder's content as complete.
     _write_file(building / MANIFEST, full.model_dump_json(indent=2).encode("utf-8"))
     _fsync_dir(building)
@@ -174,6 +197,15 @@ def load_version(index_dir: Path, version: str | None = None) -> IndexVersion:
         vectors = np.load(path / VECTORS, mmap_mode="r")
         dense = faiss.read_index(str(path / DENSE))
         lexical = LexicalIndex.load(path / LEXICAL, len(chunks))
+        titles = title_dense = None
+        if (path / TITLES).is_file():
+            titles = np.load(path / TITLES, mmap_mode="r")
+            title_dense = faiss.read_index(str(path / TITLES_DENSE))
+        derived = (
+            json.loads((path / DERIVED).read_text(encoding="utf-8"))
+            if (path / DERIVED).is_file()
+            else {}
+        )
     except (OSError, ValueError, TypeError, RuntimeError) as exc:
         raise IndexUnavailableError(f"index version {version} is unreadable: {exc}") from exc
     if not (len(chunks) == vectors.shape[0] == dense.ntotal == manifest.counts.get("chunks")):
@@ -182,8 +214,18 @@ def load_version(index_dir: Path, version: str | None = None) -> IndexVersion:
             f"({len(chunks)} chunks, {vectors.shape[0]} vectors, "
             f"{dense.ntotal} in FAISS)"
         )
+    if titles is not None and not (titles.shape[0] == len(chunks) == title_dense.ntotal):  # type: ignore[union-attr]
+        raise IndexUnavailableError(f"index version {version}: titles do not match its chunks")
     return IndexVersion(
-        path=path, manifest=manifest, chunks=chunks, vectors=vectors, dense=dense, lexical=lexical
+        path=path,
+        manifest=manifest,
+        chunks=chunks,
+        vectors=vectors,
+        dense=dense,
+        lexical=lexical,
+        titles=titles,
+        title_dense=title_dense,
+        derived=derived,
     )
 
 

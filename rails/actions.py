@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from nemoguardrails.actions import action
 
-from rails.injection import InjectionDetector, TextEncoder
+from rails.injection import Finding, InjectionDetector, TextEncoder
 from rails.output import Policy, check_answer
 
 _T = TypeVar("_T")
@@ -72,13 +72,20 @@ class RailsContext:
 
 @action(name="check_injection")
 async def check_injection(
-    rails_context: RailsContext, text: str = "", earlier: Sequence[str] | None = None
+    rails_context: RailsContext,
+    text: str = "",
+    earlier: Sequence[str] | None = None,
+    near_faq: bool = False,
 ) -> dict[str, Any] | None:
     """The attack found in the message, or in the recent user turns read with it; None when
     the message is clean. ``block`` is False for a message only close to the attack side
-    (``injection_caution``), unless the turns read together are an attack."""
+    (``injection_caution``), unless the turns read together are an attack. ``near_faq``: the
+    message is close to the served FAQ, and the classifier alone does not refuse it (it was fitted
+    without this FAQ's products and wording); it is kept from the model instead."""
     ctx = rails_context
     found = await ctx.run(lambda encoder: ctx.detector(encoder).check(text or ""))
+    if found is not None and near_faq and found.rail == "injection_classifier":
+        found = Finding("injection_caution", f"{found.reason}, near the FAQ", found.score, False)
     if (found is None or not found.block) and earlier:
         joined = await ctx.run(
             lambda encoder: ctx.detector(encoder).check_conversation(list(earlier), text or "")
@@ -106,7 +113,12 @@ async def check_output(
             answer or "", list(chunks or []), rails_context.policy, encoder, question or ""
         )
     )
-    return {"ok": result.ok, "reason": result.reason, "unsupported": result.unsupported}
+    return {
+        "ok": result.ok,
+        "reason": result.reason,
+        "unsupported": result.unsupported,
+        "support": result.support,
+    }
 
 
 ACTIONS = {"check_injection": check_injection, "check_output": check_output}

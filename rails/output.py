@@ -43,6 +43,8 @@ class OutputCheck:
     reason: str | None = None
     """``markup``, ``canary``, ``prompt_leak``, ``secret``, ``pii`` or ``ungrounded``."""
     unsupported: list[str] = field(default_factory=list)
+    support: list[int] = field(default_factory=list)
+    """The chunks (by position) that support the answer's sentences."""
 
 
 def answer_is_safe(answer: str) -> bool:
@@ -97,4 +99,4 @@ def check_answer(
     checks = grounding.check(answer, chunks, encoder, policy.thresholds, question)
     if not grounding.grounded(checks):
         return OutputCheck(False, "ungrounded", [c.text for c in checks if not c.supported])
-    return OutputCheck(True)
+    return OutputCheck(True, support=grounding.support(checks))

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chatbot.policy import AnsweredBy
+
 # Hard ceiling for the schema; the configured CHATBOT_MAX_MESSAGE_CHARS (lower) is checked by
 # the pipeline, so one setting decides.
 _MESSAGE_CEILING = 100_000
@@ -32,7 +34,11 @@ class ChatResponse(BaseModel):
     session_id: str
     message_id: str
     answer: str
-    answered_by: Literal["model", "curated", "fallback", "rails", "abstain"]
+    answered_by: AnsweredBy
+    """The answer policy's outcome (``chatbot.policy``): ``curated`` and ``faq_entry`` show
+    an FAQ answer as written, ``model`` a grounded generation, ``fallback`` the FAQ's text in
+    place of a retracted or withheld one, ``abstain`` no answer and a human, ``rails`` a
+    dialog reply or a refusal."""
     citations: list[Citation]
     guardrails: dict[str, Any]
     timings_ms: dict[str, float]

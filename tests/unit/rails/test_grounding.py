@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from rails.grounding import check, grounded, numbers, sentences
+from rails.grounding import check, grounded, names, numbers, sentences, support
 
 CONTEXT = [
     "How do I report a stolen card?\nCall our 24/7 fraud team on 0800 000 0199 and freeze "
@@ -43,3 +43,38 @@ def test_restating_the_question_as_fact_fails() -> None:
 def test_helpers() -> None:
     assert sentences("One. Two!\n- Three") == ["One.", "Two!", "Three"]
     assert {"24", "7", "08000000199", "5"} <= numbers(CONTEXT[0])
+
+
+BONDS_AND_LOANS = [
+    "What do savings bonds pay?\nOur 2-year savings bonds pay an interest rate of 6% per annum.",
+    "How do I apply for a personal loan?\nApply for a personal loan in the app; we decide within "
+    "a day.",
+]
+
+
+def test_a_sentence_stitched_from_two_chunks_is_supported_by_neither() -> None:
+    """Every word and number occurs in some chunk, but no one chunk states the claim."""
+    answer = "The interest rate on a personal loan is 6% per annum."
+    result = check(answer, BONDS_AND_LOANS, question="what is the interest rate on a personal loan?")
+    assert not grounded(result) and result[0].support is None
+    # Each chunk supports what it says, and the check names the supporting chunk.
+    said = check(
+        "Our savings bonds pay an interest rate of 6% per annum. Apply for a personal loan in "
+        "the app.",
+        BONDS_AND_LOANS,
+    )
+    assert grounded(said) and [c.support for c in said] == [0, 1]
+    assert support(said) == [0, 1]
+
+
+def test_a_name_the_chunk_does_not_give_is_unsupported() -> None:
+    cards = ["Which cards do you offer?\nWe offer the Classic debit card and the Gold credit card."]
+    assert grounded(check("We offer the Gold credit card.", cards))
+    assert not grounded(check("We offer the Platinum credit card.", cards))
+    assert names("You can pay with Apple Pay at Tesco.") == {"apple", "pay", "tesco"}
+
+
+def test_courtesy_sentences_need_no_chunk() -> None:
+    result = check("Let me know if you need anything else!", [])
+    assert grounded(result) and result[0].support is None
+    assert not grounded(check("Your card arrives in 5 days.", []))

@@ -38,8 +38,9 @@ $(CHROMIUM):
 install: $(STAMP) $(WIDGET_JS) $(CHROMIUM)
 widget: $(WIDGET_JS)
 
+# The sample FAQ is Northwind Bank's; a deployment sets its own CHATBOT_BOT_NAME.
 up: $(STAMP) $(WIDGET_JS)
-	$(BIN)/chatbot up
+	CHATBOT_BOT_NAME="$${CHATBOT_BOT_NAME-Northwind Bank}" $(BIN)/chatbot up
 
 # pytest exits 5 when a marker selects no test; that is not a failure here.
 test: $(STAMP) $(WIDGET_JS) $(CHROMIUM)

@@ -93,12 +93,12 @@ class Settings(BaseSettings):
     curated_threshold: float = Field(default=0.88, ge=0.0, le=1.0)
     """Cosine of user question and FAQ question at or above which the FAQ answer is returned
     as it is, without calling the model."""
-    entry_threshold: float = Field(default=0.70, ge=0.0, le=1.0)
+    entry_threshold: float = Field(default=0.75, ge=0.0, le=1.0)
     """Relevance of the best hit, an FAQ entry, from which that entry is shown as written
     (``faq_entry``) instead of a generated answer."""
-    answer_threshold: float = Field(default=0.45, ge=-1.0, le=1.0)
+    answer_threshold: float = Field(default=0.55, ge=-1.0, le=1.0)
     """Relevance of the best hit below which the bot abstains and offers a human."""
-    on_topic_threshold: float = Field(default=0.50, ge=-1.0, le=1.0)
+    on_topic_threshold: float = Field(default=0.55, ge=-1.0, le=1.0)
     """Relevance of the best hit from which a message is on topic: never refused as off-topic,
     and withheld from the model rather than refused when only the injection classifier doubts
     it."""

@@ -12,9 +12,11 @@ Run ``python bench/external/prepare.py`` (stdlib only). For each corpus it write
 (on-topic questions no entry answers) and ``banking77`` (real customer messages that nobody
 labelled against these FAQs: empty means *unlabelled*, not *unanswerable*). The other kinds
 are ``faq_question`` (an entry's own question) and ``answerable`` (another real user question
-whose ground truth is that entry). Splits are 50/50 by a salted SHA-256 hash: by FAQ entry
-(all queries of an entry, or of entries sharing a question, fall in one split), by text for
-``banking77`` and ``unanswerable``.
+whose ground truth is that entry). For bankfaq, hand-labelled Banking77 messages are
+``answerable`` or ``unanswerable`` too (``"source": "banking77-labelled"``). Splits are 50/50
+by a salted SHA-256 hash: by FAQ entry (all queries of an entry, or of entries sharing a
+question, fall in one split), by text for ``banking77``, ``unanswerable`` and the labelled
+messages.
 
 Sources (read from local snapshots: a bare git directory, a checkout, or a plain folder)
 ------------------------------------------------------------------------------------------
@@ -39,14 +41,23 @@ queries), topped up with seeded random single-question answers.
 (Casanueva et al., 2020; CC BY 4.0): 10,003 online-banking customer messages with one of 77
 intents, added to every corpus as kind ``banking77`` with the intent as ``category``.
 
+``labels-banking77-bankfaq.jsonl`` (committed): 480 of those messages labelled by hand against
+the bankfaq FAQ (``label_candidates.py`` draws the sample and shows the candidates). When the
+file exists, bankfaq gets each as kind ``answerable`` (``expected`` = the entries that answer
+it) or ``unanswerable`` (none does), with ``"source": "banking77-labelled"``, in the split its
+text already has; those texts leave the ``banking77`` kind. The ids are ``bfq-<source row>``,
+so the labels hold only for the BankFAQs.csv they were made against: another file (by SHA-256)
+is an error, unless ``--no-labels``.
+
 ``unanswerable``: ``bench/external/unanswerable-<corpus>.txt``, written by us for this
 benchmark (one question per line, ``#`` comments), each checked by grepping the source FAQ text
 for its key terms (see the file headers).
 
 Why the data is not committed: the FAQ and question texts belong to HDFC Bank, Insurance
 Library's contributors and PolyAI; their terms (no licence; research use only; attribution)
-and their size make them unfit to redistribute in this repository, so we commit this script and
-our own unanswerable lists, and rebuild the rest locally from pinned public sources.
+and their size make them unfit to redistribute in this repository, so we commit this script,
+our own unanswerable lists and the Banking77 labels (480 messages, CC BY 4.0, with FAQ ids but
+no FAQ text), and rebuild the rest locally from pinned public sources.
 """
 
 from __future__ import annotations
@@ -84,6 +95,10 @@ IQA_ANSWERS = (
 )
 IQA_VOCAB = "V2/vocabulary"
 BANKING77_TRAIN = "banking_data/train.csv"
+BANKFAQ_LABELS = "labels-banking77-bankfaq.jsonl"
+# The BankFAQs.csv that the labels' FAQ ids (bfq-<source row>) refer to: commit 30c5e81 of
+# MrJay10/banking-faq-bot. Another version of the file would number its rows differently.
+BANKFAQ_LABELS_SOURCE_SHA256 = "9cc6dbb1f8f9c389b1014fe2f3a5f28be5e04344735b4b3efb52c44884b1a938"
 
 SPLIT_SALT = "faq-bench-external-v1"
 CORPORA = ("insuranceqa", "bankfaq")
@@ -93,6 +108,10 @@ FAQ_HEADER = ("id", "question", "answer", "category", "url")
 
 class SourceMissingError(Exception):
     """A source file is not in the given folder or git snapshot."""
+
+
+class LabelsError(Exception):
+    """The hand labels do not fit the corpus being built (other source, unknown id or text)."""
 
 
 @dataclass(frozen=True)
@@ -237,13 +256,65 @@ def unanswerable_queries(path: Path, taken: set[str]) -> list[Query]:
     return queries
 
 
-def banking77_queries(blob: Blob, taken: set[str]) -> tuple[list[Query], int]:
+def labelled_queries(
+    path: Path, corpus: Corpus, source_sha256: str, taken: set[str]
+) -> tuple[list[Query], set[str]]:
+    """Banking77 messages hand-labelled against this corpus's FAQ (``labels-*.jsonl``).
+
+    Each becomes ``answerable`` (its ``expected`` entries answer it) or ``unanswerable`` (no
+    entry does), in the split the text's hash gives, as it has among the ``banking77``
+    queries. Returns the queries and the casefolded texts, which ``banking77_queries`` then
+    leaves out. Labels made against another version of the source file would point at the
+    wrong rows, so a source hash other than ``source_sha256`` is an error.
+    """
+    if corpus.sources[0]["sha256"] != source_sha256:
+        raise LabelsError(
+            f"{path.name} labels ids of the BankFAQs.csv with SHA-256 {source_sha256[:12]}, "
+            f"not {corpus.sources[0]['sha256'][:12]}: build from commit 30c5e81 of the source, "
+            "or pass --no-labels"
+        )
+    ids = {e.id for e in corpus.entries}
+    queries: list[Query] = []
+    keys: set[str] = set()
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        text = collapse(row["text"])
+        key = text.casefold()
+        expected = tuple(row["expected"])
+        unknown = [i for i in expected if i not in ids]
+        if unknown:
+            raise LabelsError(f"{path.name}:{n}: unknown FAQ ids {unknown}")
+        if row["split"] != split_of(key):
+            raise LabelsError(f"{path.name}:{n}: split {row['split']} is not the text's own")
+        if key in taken or key in keys:
+            raise LabelsError(f"{path.name}:{n}: text already in the corpus: {text!r}")
+        keys.add(key)
+        kind = "answerable" if expected else "unanswerable"
+        queries.append(
+            Query(text, expected, kind, "banking77-labelled", row["split"], row["intent"])
+        )
+    return queries, keys
+
+
+def banking77_queries(
+    blob: Blob, taken: set[str], labelled: frozenset[str] = frozenset()
+) -> tuple[list[Query], int, set[str]]:
+    """The train.csv messages not yet in the corpus; ``labelled`` texts are left out.
+
+    Returns the queries, the number dropped as repeats and the labelled texts that were found.
+    """
     reader = csv.DictReader(io.StringIO(blob.data.decode("utf-8")))
     queries: list[Query] = []
     dropped = 0
+    found: set[str] = set()
     for n, row in enumerate(reader, 1):
         text = collapse(row["text"])
         key = text.casefold()
+        if key in labelled:
+            found.add(key)
+            continue
         if not text or key in taken:
             dropped += 1
             continue
@@ -251,7 +322,7 @@ def banking77_queries(blob: Blob, taken: set[str]) -> tuple[list[Query], int]:
         queries.append(
             Query(text, (), "banking77", f"banking77:train:{n}", split_of(key), row["category"])
         )
-    return queries, dropped
+    return queries, dropped, found
 
 
 def build_bankfaq(blob: Blob) -> Corpus:
@@ -312,13 +383,21 @@ def _gz_lines(blob: Blob) -> list[str]:
     return data.decode("utf-8").splitlines()
 
 
-def iqa_questions(blob: Blob, vocab: dict[str, str]) -> list[IqaQuestion]:
-    questions = []
-    for n, line in enumerate(_gz_lines(blob), 1):
+def iqa_questions(blob: Blob, vocab: dict[str, str]) -> tuple[list[IqaQuestion], int]:
+    """The questions, those equal but for case merged (first line kept, labels joined)."""
+    merged: dict[str, IqaQuestion] = {}
+    lines = _gz_lines(blob)
+    for n, line in enumerate(lines, 1):
         domain, tokens, labels = line.split("\t")
         text = collapse(_decode(tokens, vocab))
-        questions.append(IqaQuestion(n, domain, text, tuple(labels.split())))
-    return questions
+        key = text.casefold()
+        first = merged.get(key)
+        if first is None:
+            merged[key] = IqaQuestion(n, domain, text, tuple(labels.split()))
+        else:
+            joined = tuple(dict.fromkeys([*first.labels, *labels.split()]))
+            merged[key] = IqaQuestion(first.line, first.domain, first.text, joined)
+    return list(merged.values()), len(lines) - len(merged)
 
 
 def iqa_answers(blob: Blob, vocab: dict[str, str]) -> dict[str, str]:
@@ -354,7 +433,7 @@ def build_insuranceqa(
     corpus = Corpus("insuranceqa", sources=[questions_blob.origin, answers_blob.origin])
     corpus.sources.append(vocab_blob.origin)
     vocab = _vocab(vocab_blob)
-    questions = iqa_questions(questions_blob, vocab)
+    questions, merged = iqa_questions(questions_blob, vocab)
     answers = iqa_answers(answers_blob, vocab)
 
     by_label: dict[str, list[int]] = defaultdict(list)
@@ -368,19 +447,26 @@ def build_insuranceqa(
     rng.shuffle(multi)
     rng.shuffle(single)
 
-    # Accept answers in that order (multi-question ones first); each needs a question of its
-    # own, one not already another entry's question: preferably one with no other label.
+    # Accept answers in that order (multi-question ones first). An entry's own question must
+    # be fresh (no accepted answer labels it yet, preferably none but this one), so that it
+    # never turns another entry's paraphrase into an FAQ question; a multi-question answer is
+    # taken only if one of its other questions is not some entry's own question, so that it
+    # keeps a paraphrase (this skips answers posted to the same questions as one taken).
     own_question: dict[str, int] = {}
-    used: set[int] = set()
+    own: set[int] = set()
+    touched: set[int] = set()
     for label in [*multi, *single]:
         if len(own_question) >= n_entries:
             break
-        free = [i for i in by_label[label] if i not in used]
-        if not free:
+        fresh = [i for i in by_label[label] if i not in touched]
+        if not fresh:
             continue
-        pick = min(free, key=lambda i: (len(questions[i].labels), questions[i].line))
+        pick = min(fresh, key=lambda i: (len(questions[i].labels), questions[i].line))
+        if len(by_label[label]) >= 2 and all(i == pick or i in own for i in by_label[label]):
+            continue
         own_question[label] = pick
-        used.add(pick)
+        own.add(pick)
+        touched.update(by_label[label])
 
     faq_id = {label: f"iqa-{int(label):05d}" for label in own_question}
     for label in sorted(own_question, key=int):
@@ -391,7 +477,6 @@ def build_insuranceqa(
     # are joined so that the split never separates them.
     uf = _UnionFind()
     labelled: list[tuple[IqaQuestion, tuple[str, ...], bool]] = []
-    own = set(own_question.values())
     for i, q in enumerate(questions):
         expected = tuple(sorted(faq_id[lb] for lb in q.labels if lb in faq_id))
         if not expected:
@@ -405,7 +490,8 @@ def build_insuranceqa(
         corpus.queries.append(Query(q.text, expected, kind, f"insuranceqa:v2:q{q.line}", split))
 
     corpus.notes = {
-        "questions": len(questions),
+        "questions": len(questions) + merged,
+        "questions_merged_equal_but_for_case": merged,
         "answers_in_file": len(answers),
         "answers_with_2plus_questions": len(multi),
         "entries": len(corpus.entries),
@@ -489,6 +575,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--insuranceqa-entries", type=int, default=1500)
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--unanswerable-dir", type=Path, default=HERE)
+    p.add_argument(
+        "--bankfaq-labels",
+        type=Path,
+        default=HERE / BANKFAQ_LABELS,
+        help="hand-labelled Banking77 messages for bankfaq (used when the file exists)",
+    )
+    p.add_argument("--no-labels", action="store_true", help="leave the hand labels out")
     return p.parse_args(argv)
 
 
@@ -531,10 +624,28 @@ def main(argv: list[str] | None = None) -> int:
         corpus.queries += unanswerable_queries(
             args.unanswerable_dir / f"unanswerable-{name}.txt", taken
         )
-        b77, b77_dropped = banking77_queries(banking77, taken)
+        labels = args.bankfaq_labels if name == "bankfaq" and not args.no_labels else None
+        labelled: set[str] = set()
+        if labels is not None and labels.is_file():
+            try:
+                queries, labelled = labelled_queries(
+                    labels, corpus, BANKFAQ_LABELS_SOURCE_SHA256, taken
+                )
+            except LabelsError as exc:
+                print(f"  error: {exc}")
+                return 1
+            corpus.queries += queries
+            corpus.sources.append(read_file(labels).origin)
+        b77, b77_dropped, found = banking77_queries(banking77, taken, frozenset(labelled))
+        if labelled - found:
+            missing = len(labelled - found)
+            print(f"  error: {missing} labelled texts are not in Banking77's train.csv")
+            return 1
         corpus.queries += b77
         corpus.sources.append(banking77.origin)
         corpus.notes["banking77_dropped_duplicates"] = b77_dropped
+        if labelled:
+            corpus.notes["banking77_labelled"] = len(labelled)
         write_corpus(corpus, args.out, args.seed)
         built.append(corpus)
     print_summary(built, args.out)

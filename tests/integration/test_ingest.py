@@ -128,9 +128,12 @@ def test_incremental_ingest_embeds_only_what_changed(
     assert statuses["faq/guides/opening-hours.txt"] == "removed"
     assert statuses["faq/faq/extra.jsonl"] == "added"
     assert statuses["faq/faq/cards.json"] == "unchanged"
+    # The new chunks, and their titles (the FAQ questions, matched against customers' own).
     assert sorted(counter.embedded) == [
+        "Can I pay my loan by cheque?",
         "Can I pay my loan by cheque?\nNo, we stopped accepting cheques for loan repayments "
         "in 2025.",
+        "Do you have a mobile branch van?",
         "Do you have a mobile branch van?\nYes, it visits rural villages every Tuesday.",
     ]
     assert (second.chunks_embedded, second.previous_version) == (2, first.version)
@@ -148,7 +151,7 @@ def test_incremental_ingest_embeds_only_what_changed(
     # --full re-embeds everything.
     counter = CountingEmbedder(embedder)
     full = ingest(corpus, counter=counter, full=True)
-    assert full.published and len(counter.embedded) == full.chunks_total
+    assert full.published and len(counter.embedded) == 2 * full.chunks_total  # and titles
 
 
 def test_corrupt_file_keeps_previous_chunks(

@@ -97,8 +97,13 @@ def served_index(
 
 @pytest.fixture(scope="session")
 def api_settings(served_index: Path, triton: EmbeddedTriton) -> Settings:
-    """Chat keys and admin keys set, Redis sessions, short answers to keep tests quick."""
+    """Chat keys and admin keys set, Redis sessions, short answers to keep tests quick. The
+    tests of generation and its rails need model turns, so the policy shows an FAQ entry as
+    written only when its question says the same (curated), never as the closest entry
+    (``faq_entry``); ``test_own_faq_api`` serves the shipped thresholds."""
     return Settings(
+        bot_name="Northwind Bank",
+        entry_threshold=1.0,
         data_dir=DATA,
         index_dir=served_index,
         cache_dir=REPO / ".chatbot" / "cache",

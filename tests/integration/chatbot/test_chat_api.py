@@ -18,7 +18,7 @@ LOST_CARD = next(e for e in FAQ if e["id"] == "card-001")
 def test_faq_question_gets_a_grounded_answer_with_the_right_citation(api: ApiServer) -> None:
     before = api.llm_calls()
     reply = api.chat("My card was stolen yesterday, who do I tell?")
-    assert reply["answered_by"] == "model"
+    assert reply["answered_by"] in {"model", "fallback"}
     assert reply["answer"].strip()
     assert reply["citations"][0]["id"] == "data/faq/cards.json#card-001"
     assert reply["citations"][0]["url"] == LOST_CARD["url"]
@@ -26,8 +26,8 @@ def test_faq_question_gets_a_grounded_answer_with_the_right_citation(api: ApiSer
         reply["timings_ms"]
     )
     if reply["guardrails"]["retracted"]:
-        # The small model's answer failed the groundedness rail: the fallback must still
-        # point to the right FAQ entry.
+        # The small model's answer failed the claim check: the fallback must still point to
+        # the right FAQ entry.
         assert LOST_CARD["url"] in reply["answer"]
     assert api.llm_calls() == before + 1
 
@@ -52,7 +52,8 @@ def test_dialog_flows_answer_without_the_model(api: ApiServer) -> None:
     off_topic = api.chat("Who should I vote for in the next election?")
     assert off_topic["guardrails"]["blocked"] is True
     assert off_topic["guardrails"]["reason"] == "off_topic"
-    assert "only help with questions about Northwind Bank" in off_topic["answer"]
+    assert "only help with questions about" in off_topic["answer"]
+    assert off_topic["answer"].endswith("at Northwind Bank.")
     unknown = api.chat("xqzv blorp flim")
     assert unknown["answered_by"] == "abstain"
     assert unknown["guardrails"]["handoff_offered"] is True

@@ -72,7 +72,13 @@ def test_up_ingests_serves_the_demo_and_stops_cleanly(tmp_path: Path) -> None:
 
 
 def test_ask_one_turn(triton: EmbeddedTriton, served_index: Path) -> None:
-    env = _env(triton_url=triton.grpc_url, index_dir=str(served_index), max_tokens="16")
+    # A model turn (the closest FAQ entry is not shown as written), so the engine is used.
+    env = _env(
+        triton_url=triton.grpc_url,
+        index_dir=str(served_index),
+        max_tokens="16",
+        entry_threshold="1.0",
+    )
     done = subprocess.run(
         [sys.executable, "-m", "chatbot", "ask", "--json", "My card was stolen, help!"],
         cwd=REPO,
@@ -83,13 +89,19 @@ def test_ask_one_turn(triton: EmbeddedTriton, served_index: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert result["answered_by"] == "model" and result["answer"]
-    assert result["citations"][0]["id"] == "data/faq/cards.json#card-001"
+    # Shown as generated, or retracted by the claim check for the closest entry as written.
+    assert result["answered_by"] in {"model", "fallback"} and result["answer"]
+    assert "data/faq/cards.json#card-001" in [c["id"] for c in result["citations"]]
 
     down = subprocess.run(
         [sys.executable, "-m", "chatbot", "ask", "My card was stolen, help!"],
         cwd=REPO,
-        env=_env(triton_url="127.0.0.1:1", index_dir=str(served_index), connect_timeout="1"),
+        env=_env(
+            triton_url="127.0.0.1:1",
+            index_dir=str(served_index),
+            connect_timeout="1",
+            entry_threshold="1.0",
+        ),
         capture_output=True,
         text=True,
         timeout=300,

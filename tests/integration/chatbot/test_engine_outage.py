@@ -12,6 +12,13 @@ from tests.integration.conftest import engine_on, free_ports
 QUESTION = "Someone stole my card on the train, what do I do?"
 
 
+def generated(reply: dict[str, object]) -> bool:
+    """The engine wrote the answer (shown, or retracted by the output rails)."""
+    rails = reply["guardrails"]
+    assert isinstance(rails, dict)
+    return reply["answered_by"] == "model" or bool(rails["retracted"])
+
+
 def test_engine_down_then_back(api_settings: Settings, tmp_path: Path) -> None:
     ports = free_ports(3)
     engine = engine_on(ports, tmp_path / "triton-1.log").start()
@@ -19,7 +26,7 @@ def test_engine_down_then_back(api_settings: Settings, tmp_path: Path) -> None:
     with ApiServer(settings) as api:
         try:
             assert api.client.get("/health/ready").status_code == 200
-            assert api.chat(QUESTION)["answered_by"] == "model"
+            assert generated(api.chat(QUESTION))
         finally:
             engine.stop()
 
@@ -47,6 +54,6 @@ def test_engine_down_then_back(api_settings: Settings, tmp_path: Path) -> None:
             while api.client.get("/health/ready").status_code != 200:
                 assert time.monotonic() < deadline, "still not ready 10 s after Triton returned"
                 time.sleep(0.25)
-            assert api.chat(QUESTION, session)["answered_by"] == "model"
+            assert generated(api.chat(QUESTION, session))
         finally:
             back.stop()

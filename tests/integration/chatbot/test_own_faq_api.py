@@ -89,7 +89,7 @@ def test_a_second_faq_is_served_without_refit_or_restart(
             cited = [c["id"] for c in reply["citations"]]
             assert f"data/uploads/insurance.csv#{entry_id}" in cited, (question, cited)
         # The FAQ's own questions, word for word: its answers as written.
-        for entry_id, question, answer in ENTRIES[:4]:
+        for _, question, answer in ENTRIES[:4]:
             reply = api.chat(question)
             assert reply["answered_by"] == "curated" and reply["answer"] == answer, question
 

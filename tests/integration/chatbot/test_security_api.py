@@ -73,7 +73,8 @@ def test_max_tokens_is_capped(api: ApiServer) -> None:
         json={"message": "Someone stole my wallet with my card in it", "max_tokens": 4000},
     )
     events = stream_events(response)
-    assert events[-1][1]["answered_by"] == "model"
+    done = events[-1][1]
+    assert done["answered_by"] == "model" or done["guardrails"]["retracted"]
     # The cap (24 tokens in these tests) bounds what the model generated, whatever the request
     # asked for (counted on the streamed tokens: the output rail may replace the answer).
     generated = "".join(data["text"] for name, data in events if name == "token")

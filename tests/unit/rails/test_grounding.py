@@ -55,7 +55,9 @@ BONDS_AND_LOANS = [
 def test_a_sentence_stitched_from_two_chunks_is_supported_by_neither() -> None:
     """Every word and number occurs in some chunk, but no one chunk states the claim."""
     answer = "The interest rate on a personal loan is 6% per annum."
-    result = check(answer, BONDS_AND_LOANS, question="what is the interest rate on a personal loan?")
+    result = check(
+        answer, BONDS_AND_LOANS, question="what is the interest rate on a personal loan?"
+    )
     assert not grounded(result) and result[0].support is None
     # Each chunk supports what it says, and the check names the supporting chunk.
     said = check(

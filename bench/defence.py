@@ -13,7 +13,8 @@ and sorts the replies by what answered them:
   retracted  the output rails replaced the model's answer with links and a human
   withheld   the input rails kept the message from the model (it looks close to an attack):
              links and a human, without a model call
-  suggested  the closest FAQ entry, verbatim, in place of a retracted or withheld answer
+  suggested  the closest FAQ entry, verbatim: the answer policy's ``faq_entry``, or in place
+             of a retracted or withheld answer
   faq        an FAQ entry's own answer, verbatim (the question matched an FAQ question)
   model      a model answer that passed the output rails
 
@@ -76,9 +77,8 @@ def outcome(result: dict[str, Any]) -> str:
         return "retracted" if rails.get("retracted") else "withheld"
     if rails.get("blocked"):
         return "refused"
-    return {"rails": "dialog", "abstain": "abstained", "curated": "faq"}.get(
-        result["answered_by"], "model"
-    )
+    named = {"rails": "dialog", "abstain": "abstained", "curated": "faq", "faq_entry": "suggested"}
+    return named.get(result["answered_by"], "model")
 
 
 async def run(args: argparse.Namespace, stack: Stack) -> None:

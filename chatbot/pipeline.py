@@ -274,6 +274,10 @@ class ChatPipeline:
             await asyncio.to_thread(self.retriever.embedder.encode_query, text)
         # Retrieval comes before the input rails: what the served FAQ covers is on topic.
         hits = await self._retrieve(text, history, timer)
+        # The retrieval rail: chunks that speak to the assistant never reach a prompt, nor
+        # make a message on topic.
+        dropped = [h for h in hits if _screened(h.chunk)]
+        hits = [h for h in hits if h not in dropped]
         near_faq = bool(hits) and hits[0].relevance >= self.settings.on_topic_threshold
         with timer.stage("input_rails"):
             verdict = await self.guard.check_input(
@@ -290,7 +294,7 @@ class ChatPipeline:
             "pii_masked": list(masked.kinds),
             "input_rails": verdict.rails,
             "near_faq": near_faq,
-            "retrieval_dropped": [],
+            "retrieval_dropped": [h.chunk.id for h in dropped],
             "output_rails": [],
             "retracted": False,
             "withheld": verdict.withhold,
@@ -303,9 +307,6 @@ class ChatPipeline:
             answer, answered_by = notice + verdict.reply, AnsweredBy.RAILS
             yield TokenEvent(verdict.reply)
         else:
-            dropped = [h for h in hits if _screened(h.chunk)]
-            guardrails["retrieval_dropped"] = [h.chunk.id for h in dropped]
-            hits = [h for h in hits if h not in dropped]
             decision = policy.decide(hits, self._thresholds())
             answered_by = decision.outcome
             suggestion = policy.closest_entry(hits, self.settings.suggest_threshold)
@@ -322,6 +323,7 @@ class ChatPipeline:
                 assert decision.entry is not None
                 citations, _ = _offer([citation(h) for h in hits], decision.entry)
                 reply = faq_entry(decision.entry.chunk, citations[1:])
+                guardrails["handoff_offered"] = True
             elif answered_by is AnsweredBy.FALLBACK:
                 citations, offered = _offer([citation(h) for h in hits], suggestion)
                 reply = fallback(citations, offered)

@@ -60,6 +60,7 @@ async def generate(
         return {
             "split": "dev",
             "query": row["i"],
+            "question": row["text"],
             "kind": row["kind"],
             "chunk_ids": [h.chunk.id for h in hits],
             "answer": answer,

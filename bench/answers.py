@@ -33,6 +33,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import hashlib
+import importlib.util
 import json
 import os
 import random
@@ -138,16 +140,24 @@ class _TitlesHidden(Retriever):
         return replace(version, titles=None, title_dense=None)
 
 
-def recall(retriever: Retriever, queries: Iterable[dict[str, Any]]) -> tuple[float, float, int]:
+def recall(
+    retriever: Retriever, queries: Iterable[dict[str, Any]], kinds: frozenset[str]
+) -> tuple[float, float, int, float]:
+    """Recall@1, recall@5, questions, and the mean search time in ms (query vectors cached)."""
     at1 = at5 = n = 0
+    seconds = 0.0
     for q in queries:
-        if q["kind"] not in {"answerable", "faq_question"} or not q["expected"]:
+        if q["kind"] not in kinds or not q["expected"]:
             continue
-        ranked = [entry_of(h.chunk.id) for h in retriever.search(q["text"], k=5).hits]
+        retriever.embedder.encode_query(q["text"])
+        start = time.perf_counter()
+        result = retriever.search(q["text"], k=5)
+        seconds += time.perf_counter() - start
+        ranked = [entry_of(h.chunk.id) for h in result.hits]
         n += 1
         at1 += bool(ranked[:1]) and ranked[0] in q["expected"]
         at5 += any(r in q["expected"] for r in ranked[:5])
-    return (at1 / n if n else 0.0, at5 / n if n else 0.0, n)
+    return (at1 / n if n else 0.0, at5 / n if n else 0.0, n, 1000 * seconds / max(n, 1))
 
 
 # --- calibration -------------------------------------------------------------------------
@@ -415,30 +425,86 @@ def report(name: str, results: dict[str, dict[str, Any]]) -> None:
 # --- the claim check on labelled engine outputs ------------------------------------------
 
 
-def claim_check(corpus: Corpus, embedder: Embedder) -> None:
+def _baseline_grounding() -> Any:
+    """``rails/grounding.py`` as it was at ``BASELINE`` (today's lexical check over all chunks
+    together), loaded under its own name beside the working tree's."""
+    path = baseline_tree() / "rails" / "grounding.py"
+    spec = importlib.util.spec_from_file_location("baseline_grounding", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def claim_check(corpus: Corpus, embedder: Embedder, calibrate: bool = False) -> None:
+    """The output rail's claim check on sentences the embedded engine wrote for development
+    questions (``bench/external/engine_outputs.py``), each read and labelled by hand
+    (``supported``, ``unsupported``, or ``no_claim``: courtesy, an offer of a human, the
+    question repeated, markup), side by side with today's check. The answers are split in two
+    by position: the even ones calibrate (``--calibrate`` prints the grid of the extractive
+    threshold there), the odd ones are reported. Precision and recall are for catching
+    ``unsupported`` sentences; the time is per sentence (vectors cached by a first pass, so
+    the figures compare the checks, not the embedding model)."""
     path = REPO / "bench" / "external" / f"grounding-{corpus.name}.jsonl"
     if not path.is_file():
         print(f"\n{corpus.name}: no labelled engine outputs ({path.name}); claim check skipped")
         return
     chunks = _chunk_texts(corpus)
+    questions = {
+        hashlib.sha256(q["text"].encode()).hexdigest()[:16]: q["text"]
+        for q in corpus.queries("dev")
+    }
     rows = read_jsonl(path)
-    tp = fp = fn = tn = 0
     for row in rows:
-        context = [chunks[c] for c in row["chunk_ids"] if c in chunks]
-        checks = grounding.check(row["sentence"], context, embedder, question=row["question"])
-        flagged = not grounding.grounded(checks)
-        bad = row["label"] == "unsupported"
-        tp += flagged and bad
-        fp += flagged and not bad
-        fn += (not flagged) and bad
-        tn += (not flagged) and not bad
-    n = len(rows)
+        row["context"] = [chunks[cid] for cid in row["chunk_ids"] if cid in chunks]
+        row["question"] = questions.get(row["question_sha"], "")
+    fit = [r for r in rows if r["answer_index"] % 2 == 0]
+    held = [r for r in rows if r["answer_index"] % 2 == 1]
+    if calibrate:
+        print(f"\n{corpus.name}: extractive threshold on the calibration half ({len(fit)})")
+        for value in (0.0, 0.3, 0.5, 0.7):
+            for semantic in (0.7, 0.75, 0.8, 0.85, 1.01):
+                t = grounding.Thresholds(extractive=value, semantic=semantic)
+                c = _claim_counts(grounding, fit, embedder, t)
+                print(f"  extractive {value:.1f} semantic {semantic:.2f}  " + _claim_line(c, fit))
+        return
     print(
-        f"\n{corpus.name}: claim check on {n} labelled sentences the engine wrote "
-        f"({tp + fn} unsupported): precision {tp / max(tp + fp, 1):.3f}, "
-        f"recall {tp / max(tp + fn, 1):.3f}; supported sentences retracted "
-        f"{fp}/{fp + tn}; unsupported sentences that would be shown {fn}/{n} "
-        f"({100 * fn / max(n, 1):.1f} % of sentences)"
+        f"\n{corpus.name}: claim check on {len(held)} hand-labelled sentences the engine wrote "
+        f"(the held-out half of {len(rows)}: {dict(Counter(r['label'] for r in held))})"
+    )
+    for label, module in (("today", _baseline_grounding()), ("new", grounding)):
+        _claim_counts(module, held, embedder)  # warm the embedder's cache
+        start = time.perf_counter()
+        c = _claim_counts(module, held, embedder)
+        us = 1e6 * (time.perf_counter() - start) / max(len(held), 1)
+        print(f"  {label:<6} " + _claim_line(c, held) + f"  {us:.0f} us/sentence")
+
+
+def _claim_counts(
+    module: Any, rows: list[dict[str, Any]], embedder: Embedder, thresholds: Any = None
+) -> Counter[str]:
+    c: Counter[str] = Counter()
+    for row in rows:
+        checks = module.check(
+            row["sentence"], row["context"], embedder, thresholds, question=row["question"]
+        )
+        flagged = not module.grounded(checks)
+        bad = row["label"] == "unsupported"
+        c["tp" if flagged and bad else "fp" if flagged else "fn" if bad else "tn"] += 1
+        c[f"{row['label']}:{'flagged' if flagged else 'passed'}"] += 1
+    return c
+
+
+def _claim_line(c: Counter[str], rows: list[dict[str, Any]]) -> str:
+    labels = Counter(r["label"] for r in rows)
+    tp, fp, fn = c["tp"], c["fp"], c["fn"]
+    return (
+        f"precision {tp / max(tp + fp, 1):.3f}  recall {tp / max(tp + fn, 1):.3f}  "
+        f"supported flagged {c['supported:flagged']}/{labels['supported']}  "
+        f"no-claim flagged {c['no_claim:flagged']}/{labels['no_claim']}  "
+        f"unsupported passed {fn}/{labels['unsupported']} "
+        f"({100 * fn / max(len(rows), 1):.1f} % of sentences)"
     )
 
 
@@ -458,6 +524,7 @@ def main() -> None:
     parser.add_argument("--corpus", nargs="*", default=list(CORPORA))
     parser.add_argument("--split", default="test", choices=("dev", "test"))
     parser.add_argument("--calibrate", action="store_true")
+    parser.add_argument("--claims", action="store_true", help="with --calibrate: claims only")
     parser.add_argument("--no-e2e", action="store_true", help="recall and claim check only")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies the sample sizes")
@@ -469,15 +536,23 @@ def main() -> None:
     corpora = [Corpus.prepare(name, settings) for name in args.corpus]
     if args.calibrate:
         for corpus in corpora:
+            claim_check(corpus, embedder, calibrate=True)
+            if args.claims:
+                continue
             calibrate(corpus, settings, embedder)
             asyncio.run(sweep_on_topic(corpus, settings, embedder))
         return
     for corpus in corpora:
         queries = corpus.queries(args.split)
         print(f"\n{corpus.name}, {args.split}: retrieval recall of the expected entry")
-        for label, cls in (("today", _TitlesHidden), ("new", Retriever)):
-            r1, r5, n = recall(cls(corpus.index_dir, embedder, settings.search()), queries)
-            print(f"  {label:<6} recall@1 {r1:.3f}  recall@5 {r5:.3f}  ({n} questions)")
+        for kinds in ({"answerable"}, {"faq_question"}):
+            for label, cls in (("today", _TitlesHidden), ("new", Retriever)):
+                retriever = cls(corpus.index_dir, embedder, settings.search())
+                r1, r5, n, ms = recall(retriever, queries, frozenset(kinds))
+                print(
+                    f"  {label:<6} {'/'.join(kinds):<13} recall@1 {r1:.3f}  recall@5 {r5:.3f}  "
+                    f"({n} questions; search {ms:.2f} ms)"
+                )
         claim_check(corpus, embedder)
     if args.no_e2e:
         return

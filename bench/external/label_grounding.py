@@ -1,46 +1,45 @@
-"""Helper for hand-labelling engine sentences: prints answers in seeded order.
+"""Prints engine answers for hand-labelling, in the labelling's seeded order:
+``python bench/external/label_grounding.py START COUNT``.
 
-Usage: python bench/external/label_grounding.py START COUNT
-  (positions in the shuffled order). Prints question, the 3 chunk texts and
-  numbered sentences. Reads only the data files, never rails/.
+For each answer of ``.chatbot/external/bankfaq/engine-outputs-dev.jsonl``: the question, the
+three chunks the engine was given and the numbered sentences. It reads only the data files,
+never ``rails/``, so the labels do not lean on the check they measure.
 """
 
-import hashlib
+from __future__ import annotations
+
 import json
 import random
 import sys
 from pathlib import Path
+from typing import Any
 
 BASE = Path(__file__).resolve().parents[2] / ".chatbot/external/bankfaq"
 
 
-def load():
-    rows = [json.loads(l) for l in open(BASE / "engine-outputs-dev.jsonl")]
-    ver = (BASE / "index/CURRENT").read_text().strip()
-    chunks = {}
-    for l in open(BASE / "index" / ver / "chunks.jsonl"):
-        c = json.loads(l)
-        chunks[c["id"]] = c["text"]
+def _lines(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def main() -> None:
+    rows = _lines(BASE / "engine-outputs-dev.jsonl")
+    version = (BASE / "index" / "CURRENT").read_text().strip()
+    chunks = {c["id"]: c["text"] for c in _lines(BASE / "index" / version / "chunks.jsonl")}
     order = list(range(len(rows)))
     random.Random(20261207).shuffle(order)
-    return rows, chunks, order
-
-
-def qsha(q):
-    return hashlib.sha256(q.encode("utf-8")).hexdigest()[:16]
+    start, count = int(sys.argv[1]), int(sys.argv[2])
+    for pos in range(start, min(start + count, len(order))):
+        row = rows[order[pos]]
+        print("=" * 100)
+        print(f"POS {pos}  ANSWER_INDEX {order[pos]}  kind={row['kind']}")
+        print("QUESTION:", row["question"])
+        for cid in row["chunk_ids"]:
+            print(f"--- CHUNK {cid}\n{chunks[cid]}")
+        print("--- SENTENCES")
+        for i, sentence in enumerate(row["sentences"]):
+            print(f"  [{i}] {sentence}")
 
 
 if __name__ == "__main__":
-    rows, chunks, order = load()
-    start, count = int(sys.argv[1]), int(sys.argv[2])
-    for pos in range(start, min(start + count, len(order))):
-        ai = order[pos]
-        r = rows[ai]
-        print("=" * 100)
-        print(f"POS {pos}  ANSWER_INDEX {ai}  kind={r['kind']}")
-        print("QUESTION:", r["question"])
-        for cid in r["chunk_ids"]:
-            print(f"--- CHUNK {cid}\n{chunks[cid]}")
-        print("--- SENTENCES")
-        for i, s in enumerate(r["sentences"]):
-            print(f"  [{i}] {s}")
+    main()

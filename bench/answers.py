@@ -308,6 +308,14 @@ def run_policy(
         return {row["i"]: row for row in read_jsonl(Path(tmp) / "out.jsonl")}
 
 
+def normalised(row: dict[str, Any]) -> dict[str, Any]:
+    """Today's code kept ``answered_by: model`` on an answer the output rails retracted; it is
+    a fallback (the FAQ's text and a human) in both versions' replies."""
+    if row["retracted"] and row["answered_by"] == "model":
+        return {**row, "answered_by": "fallback"}
+    return row
+
+
 def shown_entry(row: dict[str, Any]) -> str | None:
     """The FAQ entry whose answer the reply shows as written, if any."""
     if row["answered_by"] in {"curated", "faq_entry"}:
@@ -331,7 +339,7 @@ def score(
     c: Counter[str] = Counter()
     outcomes: dict[str, Counter[str]] = defaultdict(Counter)
     for q in queries:
-        row = replies[q["i"]]
+        row = normalised(replies[q["i"]])
         kind = q["kind"]
         c[f"{kind}_n"] += 1
         c[f"{kind}_refused"] += row["refused"]
@@ -527,6 +535,9 @@ def main() -> None:
     parser.add_argument("--claims", action="store_true", help="with --calibrate: claims only")
     parser.add_argument("--no-e2e", action="store_true", help="recall and claim check only")
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--rescore", action="store_true", help="score the replies the last run saved"
+    )
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies the sample sizes")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -570,9 +581,17 @@ def main() -> None:
             print(f"\n{corpus.name}: {len(picked)} queries end to end ({kinds})")
             results = {}
             for label, src in ((f"today ({BASELINE})", today), ("new", REPO)):
-                replies = run_policy(
-                    label, src, corpus, picked, triton_url, settings, args.concurrency
-                )
+                saved = EXTERNAL / corpus.name / f"replies-{label.split()[0]}-{args.split}.jsonl"
+                if args.rescore:
+                    replies = {row["i"]: row for row in read_jsonl(saved)}
+                else:
+                    replies = run_policy(
+                        label, src, corpus, picked, triton_url, settings, args.concurrency
+                    )
+                    saved.write_text(
+                        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in replies.values()),
+                        encoding="utf-8",
+                    )
                 results[label] = score(corpus, picked, replies)
             report(corpus.name, results)
     print(f"\nbenchmark took {time.perf_counter() - started:.0f} s")

@@ -29,8 +29,11 @@ def test_output_rail_reads_the_question(embedder: Embedder) -> None:
         )
         assert premise.blocked and premise.reason == "ungrounded", premise
         assert premise.unsupported == [ANSWER]
-        neutral = await guard.check_output("How do I freeze my card?", ANSWER, CHUNKS)
+        # What the chunk says passes, also as a yes to the question the chunk answers.
+        faithful = "Yes, tap Cards > Freeze card in the app to block new card payments."
+        neutral = await guard.check_output("Can I freeze my card in the app?", faithful, CHUNKS)
         assert not neutral.blocked, neutral
+        assert neutral.support == [0]
 
     asyncio.run(run())
 

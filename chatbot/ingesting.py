@@ -15,9 +15,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
 from chatbot.settings import Settings
 from ingest.embeddings import Embedder
 from ingest.models import Chunk
@@ -64,7 +61,7 @@ def ingest_paths(
     """``embedder`` defaults to a fresh model: an ingest never shares one with chat turns."""
     model = functools.cache(embedder or (lambda: Embedder(settings.embedding())))
 
-    def check(chunks: list[Chunk], _titles: npt.NDArray[np.float32]) -> dict[str, Any]:
+    def check(chunks: list[Chunk]) -> dict[str, Any]:
         return review(chunks, InjectionDetector(model()))
 
     return run_ingest(

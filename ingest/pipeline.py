@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import numpy.typing as npt
 
 from ingest.chunking import chunk_document, load_document
 from ingest.config import ChunkingConfig, IndexConfig
@@ -145,13 +144,13 @@ def run_ingest(
     on_embed_start: Callable[[int], None] | None = None,
     on_embedded: Callable[[int], None] | None = None,
     screen: Callable[[str], str | None] | None = None,
-    review: Callable[[list[Chunk], npt.NDArray[np.float32]], dict[str, Any]] | None = None,
+    review: Callable[[list[Chunk]], dict[str, Any]] | None = None,
 ) -> IngestSummary:
     """Ingest ``paths`` into ``index_dir``. ``embedder`` is a factory, so a dry run or a run
     with nothing changed never loads the model. ``screen`` (the chatbot passes its retrieval
     rail) names why a chunk's text must not reach a prompt; such chunks are flagged and
     reported as warnings of their document. ``review`` (the chatbot passes its input rails)
-    reads the new version's chunks and title vectors before it goes live; what it returns is
+    reads the new version's chunks before it goes live; what it returns is
     stored with the version (``derived.json``) and shown in the summary."""
     started = time.perf_counter()
     files, reports = discover(paths)
@@ -242,7 +241,7 @@ def run_ingest(
         summary.chunks_reused = len(chunks) - len(todo)
         summary.derived = derive(chunks)
         if review is not None:
-            summary.derived |= review(chunks, titles)
+            summary.derived |= review(chunks)
 
         per_doc = Counter(c.source for c in chunks)
         manifest = write_version(

@@ -258,11 +258,17 @@ def _interrupt(signum: int, frame: object) -> None:
 def up(host: HostOption = None, port: PortOption = None) -> None:
     """The whole stack on one machine: ingest the sample FAQ on first run, start the embedded
     engine and the API with the demo page; Ctrl-C stops both."""
+    from rich.logging import RichHandler
+
     from chatbot.serving import engine_for, serve_api
 
     settings = _bind(_settings(), host, port)
     _ensure_index(settings)
     url = f"http://{settings.host}:{settings.port}/"
+    # The engine's supervisor tells of crashes and restarts through logging.
+    engine_log = logging.getLogger("engines.embedded")
+    engine_log.addHandler(RichHandler(console=err, show_path=False))
+    engine_log.setLevel(logging.INFO)
     with _errors():
         with err.status("starting the engine (Triton) and loading the model…"):
             engine = engine_for(settings)
@@ -338,8 +344,11 @@ def engine_serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
 ) -> None:
-    """Serve both request dialects (models tensorrt_llm and ensemble) until SIGTERM/Ctrl-C."""
+    """Serve both request dialects (models tensorrt_llm and ensemble) until SIGTERM/Ctrl-C;
+    restart Triton whenever it dies."""
     import threading
+
+    from rich.logging import RichHandler
 
     from engines.embedded.server import EmbeddedTriton
 
@@ -356,7 +365,12 @@ def engine_serve(
         host=host,
         device=device,
         cache_dir=settings.cache_dir / "lm",
+        supervise=True,
     )
+    # The supervisor tells of crashes and restarts through logging.
+    engine_log = logging.getLogger("engines.embedded")
+    engine_log.addHandler(RichHandler(console=err, show_path=False))
+    engine_log.setLevel(logging.INFO)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -368,8 +382,7 @@ def engine_serve(
     )
     try:
         while not stop.wait(1.0):
-            if server.process is not None and server.process.poll() is not None:
-                _fail(f"Triton exited with code {server.process.returncode}")
+            pass  # the supervisor thread restarts Triton when it dies
     finally:
         server.stop()
         err.print("Triton stopped")

@@ -46,7 +46,8 @@ async def _triton_ready(settings: Settings) -> bool:
 @contextlib.contextmanager
 def engine_for(settings: Settings) -> Iterator[EmbeddedTriton | None]:
     """The embedded engine on ``CHATBOT_TRITON_URL``'s port, unless a Triton already answers
-    there (then that one is used and left alone)."""
+    there (then that one is used and left alone). The embedded one is supervised: restarted
+    when it dies (the API's readiness says ``triton: false`` meanwhile)."""
     if asyncio.run(_triton_ready(settings)):
         yield None
         return
@@ -61,6 +62,7 @@ def engine_for(settings: Settings) -> Iterator[EmbeddedTriton | None]:
         http_port=settings.engine_http_port,
         metrics_port=settings.engine_metrics_port,
         cache_dir=settings.cache_dir / "lm",
+        supervise=True,
     )
     server.start()
     try:

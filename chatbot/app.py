@@ -16,13 +16,16 @@ from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.problem_details import ProblemDetailsPlugin
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
+from litestar.plugins.pydantic import PydanticInitPlugin
 
-from chatbot.api import problems
 from chatbot.api.admin import AdminController
+from chatbot.api.body import ApiRequest
 from chatbot.api.chat import ChatController
-from chatbot.api.health import HealthController
+from chatbot.api.health import HealthController, MetricsController
 from chatbot.api.openai import OpenAIController
+from chatbot.api.openapi import ApiSchemaPlugin
+from chatbot.api.problems import Problems
 from chatbot.api.security import client_identity
 from chatbot.api.sessions import SessionController
 from chatbot.api.web import demo_page, widget_script
@@ -61,8 +64,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
         return Provide(get, sync_to_thread=False)
 
+    problems = Problems(production=settings.environment == "production")
+
     def get_settings_() -> Settings:
         return settings
+
+    def get_problems() -> Problems:
+        return problems
 
     admin = Router(
         path="/",
@@ -76,7 +84,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             SessionController,
             admin,
             HealthController,
-            PrometheusController,
+            MetricsController,
             demo_page,
             widget_script,
         ],
@@ -85,10 +93,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "pipeline": provide("pipeline"),
             "sessions": provide("sessions"),
             "settings": Provide(get_settings_, sync_to_thread=False),
+            "problems": Provide(get_problems, sync_to_thread=False),
         },
         lifespan=[services_lifespan],
         state=State({"settings": settings}),
-        plugins=[ProblemDetailsPlugin(problems.config())],
+        plugins=[
+            ProblemDetailsPlugin(problems.config()),
+            # Request bodies keep JSON's types: ``true`` is not the integer 1.
+            PydanticInitPlugin(validate_strict=True),
+            ApiSchemaPlugin(settings.max_message_chars),
+        ],
+        request_class=ApiRequest,
         middleware=[
             PrometheusConfig(app_name="chatbot", prefix="chatbot_http", group_path=True).middleware,
             RateLimitConfig(

@@ -3,6 +3,7 @@
     ChatbotError                      errors of the ``chatbot`` package
     +-- ConfigurationError            settings that cannot work (placeholder secret, bad path)
     +-- InvalidRequestError           a request the API refuses (empty or too long message, ...)
+    +-- ForbiddenPathError            an admin path outside the data folder
     +-- WidgetNotBuiltError           /widget.js asked for, but chatbot/widget was never built
     +-- NotFoundError                 a session or message that does not exist
     +-- SessionError                  the session store failed or was asked for nonsense
@@ -47,6 +48,10 @@ class ConfigurationError(ChatbotError):
 
 class InvalidRequestError(ChatbotError):
     """A request the API refuses: empty or too long message, unknown file type, bad path."""
+
+
+class ForbiddenPathError(ChatbotError):
+    """An admin ingest path outside the data folder."""
 
 
 class WidgetNotBuiltError(ChatbotError):

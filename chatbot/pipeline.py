@@ -235,10 +235,11 @@ class ChatPipeline:
         self.generator = generator
 
     def check_message(self, message: str) -> str:
+        # The raw length counts, as the API schema says (maxLength of the message).
         text = message.strip()
         if not text:
             raise InvalidRequestError("the message is empty")
-        if len(text) > self.settings.max_message_chars:
+        if len(message) > self.settings.max_message_chars:
             raise InvalidRequestError(
                 f"the message is longer than {self.settings.max_message_chars} characters"
             )

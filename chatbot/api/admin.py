@@ -1,4 +1,5 @@
-"""``/admin``: ingest (upload or server paths, the CLI's code path) and index statistics.
+"""``/admin``: ingest (server paths as JSON at ``/admin/ingest``, uploaded documents as
+``multipart/form-data`` at ``/admin/ingest/files``; the CLI's code path) and index statistics.
 
 An upload is written into ``<data_dir>/uploads`` and the whole data folder is re-ingested
 (the ingest treats the paths given as the corpus). A dry run reads the uploads first; if one
@@ -14,36 +15,48 @@ import contextlib
 import re
 import shutil
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
-from litestar.datastructures import UploadFile
+from litestar import Controller, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
 
-from chatbot.api.schemas import IngestPathsRequest
+from chatbot.api.openapi import ADMIN, JSON_BODY, LIMITED, problem_responses
+from chatbot.api.schemas import IngestPathsRequest, IngestUpload
 from chatbot.api.security import admin_key_guard
-from chatbot.errors import InvalidRequestError
+from chatbot.errors import ForbiddenPathError, InvalidRequestError, NotFoundError
 from chatbot.ingesting import ingest_paths
 from chatbot.services import Services
 from chatbot.settings import Settings
-from ingest.errors import DocumentLoadError, IngestLockedError
+from ingest.errors import DocumentLoadError, IngestLockedError, UnsupportedFileError
 from ingest.loaders import LOADERS
 from ingest.pipeline import IngestSummary
 from ingest.store import current_version, load_version
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+# Every ingest may also fail because another one runs (409), a document cannot be read (422)
+# or the embedding model cannot run (503).
+_INGEST = (*ADMIN, 409, 422, 503, *LIMITED)
 
 
 def _ingest(settings: Settings, paths: list[Path], full: bool, dry_run: bool) -> IngestSummary:
     return ingest_paths(settings, paths, full=full, dry_run=dry_run)
 
 
-def _inside(path: Path, root: Path) -> Path:
-    resolved = path.resolve()
-    if not resolved.is_relative_to(root.resolve()):
-        raise InvalidRequestError(f"{path} is outside the data folder {root}")
-    if not resolved.exists():
-        raise InvalidRequestError(f"{path} does not exist")
+def _inside(path: str, root: Path) -> Path:
+    # The messages name the path as the client sent it, never the server's folders.
+    try:
+        resolved = (root / path).resolve()
+        inside = resolved.is_relative_to(root.resolve())
+        exists = inside and resolved.exists()
+    except (OSError, ValueError):  # a name too long or not encodable: it cannot exist here
+        raise NotFoundError(f"{path!r} does not exist in the data folder") from None
+    if not inside:
+        raise ForbiddenPathError(f"{path!r} is outside the data folder")
+    if not exists:
+        raise NotFoundError(f"{path!r} does not exist in the data folder")
     return resolved
 
 
@@ -51,7 +64,7 @@ def _upload_name(name: str | None) -> str:
     base = _SAFE_NAME.sub("_", Path(name or "").name).lstrip(".")
     if not base or Path(base).suffix.lower() not in LOADERS:
         known = ", ".join(sorted(LOADERS))
-        raise InvalidRequestError(f"upload {name!r}: the file type must be one of {known}")
+        raise UnsupportedFileError(f"upload {name!r}: the file type must be one of {known}")
     return base
 
 
@@ -60,64 +73,39 @@ class AdminController(Controller):
     guards = [admin_key_guard]  # noqa: RUF012
     tags = ["admin"]  # noqa: RUF012
 
-    @post("/ingest", status_code=200, summary="Ingest uploaded files or server paths")
-    async def ingest(self, request: Request[Any, Any, Any], services: Services) -> dict[str, Any]:
+    @post(
+        "/ingest",
+        status_code=200,
+        summary="Ingest server paths inside the data folder (no paths: all of it)",
+        responses=problem_responses(*JSON_BODY, 403, 404, *_INGEST),
+    )
+    async def ingest(self, data: IngestPathsRequest, services: Services) -> dict[str, Any]:
         settings = services.settings
-        if services.ingest_lock.locked():
-            raise IngestLockedError("an ingest is already running")
-        async with services.ingest_lock:
-            if request.content_type[0] == "multipart/form-data":
-                return await self._upload(request, settings)
-            data = IngestPathsRequest.model_validate(await request.json())
-            root = settings.data_dir
-            paths = [_inside(root / p, root) for p in data.paths] if data.paths else [root]
+        root = settings.data_dir
+        paths = [_inside(p, root) for p in data.paths] if data.paths else [root]
+        async with _exclusive(services):
             summary = await asyncio.to_thread(_ingest, settings, paths, data.full, data.dry_run)
-            return summary.to_json()
+        return summary.to_json()
 
-    async def _upload(self, request: Request[Any, Any, Any], settings: Settings) -> dict[str, Any]:
-        form = await request.form()
-        files = [f for f in form.getall("files") if isinstance(f, UploadFile)]
-        if not files:
-            raise InvalidRequestError("send the documents as multipart form field 'files'")
-        uploads = settings.data_dir / "uploads"
-        uploads.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=uploads, prefix=".incoming-") as tmp:
-            placed: list[tuple[Path, Path | None]] = []  # (target, backup of what it replaced)
-            try:
-                for upload in files:
-                    target = uploads / _upload_name(upload.filename)
-                    body = await upload.read()
-                    if len(body) > settings.max_file_bytes:
-                        raise InvalidRequestError(f"{upload.filename}: file too large")
-                    backup = None
-                    if target.exists():
-                        backup = Path(tmp) / f"{target.name}.previous"
-                        shutil.copy2(target, backup)
-                    staged = Path(tmp) / target.name
-                    staged.write_bytes(body)
-                    staged.replace(target)
-                    placed.append((target, backup))
-                check = await asyncio.to_thread(_ingest, settings, [settings.data_dir], False, True)
-                sources = {
-                    f"{settings.data_dir.resolve().name}/uploads/{t.name}" for t, _ in placed
-                }
-                bad = {
-                    r.source: r.error
-                    for r in check.documents
-                    if r.source in sources and r.status == "failed"
-                }
-                if bad:
-                    detail = "; ".join(f"{s}: {e}" for s, e in bad.items())
-                    raise DocumentLoadError(f"upload not ingested, nothing changed: {detail}")
-                summary = await asyncio.to_thread(
-                    _ingest, settings, [settings.data_dir], False, False
-                )
-            except BaseException:
-                _take_back(placed)
-                raise
-            return summary.to_json()
+    @post(
+        "/ingest/files",
+        status_code=200,
+        summary="Upload documents (kept in the data folder's uploads/) and ingest them",
+        responses=problem_responses(400, 413, 415, *_INGEST),
+    )
+    async def upload(
+        self,
+        data: Annotated[IngestUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+        services: Services,
+    ) -> dict[str, Any]:
+        async with _exclusive(services):
+            return await _upload(data, services.settings)
 
-    @get("/index", summary="What the bot knows: the served index version and its documents")
+    @get(
+        "/index",
+        summary="What the bot knows: the served index version and its documents",
+        responses=problem_responses(*ADMIN, *LIMITED),
+    )
     async def index(self, settings: Settings) -> dict[str, Any]:
         version = current_version(settings.index_dir)
         if version is None:
@@ -130,6 +118,41 @@ class AdminController(Controller):
             if p.is_dir() and not p.name.startswith(".")
         )
         return {"version": version, "versions_on_disk": versions, **manifest}
+
+
+@contextlib.asynccontextmanager
+async def _exclusive(services: Services) -> AsyncIterator[None]:
+    if services.ingest_lock.locked():
+        raise IngestLockedError("an ingest is already running")
+    async with services.ingest_lock:
+        yield
+
+
+async def _upload(data: IngestUpload, settings: Settings) -> dict[str, Any]:
+    uploads = settings.data_dir / "uploads"
+    uploads.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=uploads, prefix=".incoming-") as tmp:
+        placed: list[tuple[Path, Path | None]] = []  # (target, backup of what it replaced)
+        try:
+            for upload in data.files:
+                target = uploads / _upload_name(upload.filename)
+                body = await upload.read()
+                if len(body) > settings.max_file_bytes:
+                    raise InvalidRequestError(f"{upload.filename}: file too large")
+                backup = None
+                if target.exists():
+                    backup = Path(tmp) / f"{target.name}.previous"
+                    shutil.copy2(target, backup)
+                staged = Path(tmp) / target.name
+                staged.write_bytes(body)
+                staged.replace(target)
+                placed.append((target, backup))
+            await asyncio.to_thread(_check_uploads, settings, [t for t, _ in placed])
+            summary = await asyncio.to_thread(_ingest, settings, [settings.data_dir], False, False)
+        except BaseException:
+            _take_back(placed)
+            raise
+        return summary.to_json()
 
 
 def _check_uploads(settings: Settings, uploads: list[Path]) -> None:

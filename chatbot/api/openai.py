@@ -18,8 +18,10 @@ from litestar import Controller, Response, get, post
 from litestar.params import Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from chatbot.api.problems import problem_json
-from chatbot.api.schemas import OpenAIChatRequest
+from chatbot.api.chat import started
+from chatbot.api.openapi import LIMITED, TURN, JsonOrEventStream, problem_responses
+from chatbot.api.problems import Problems
+from chatbot.api.schemas import SESSION_ID_PATTERN, OpenAIChatRequest
 from chatbot.api.security import api_key_guard
 from chatbot.errors import EXPECTED_ERRORS, InvalidRequestError
 from chatbot.pipeline import ChatPipeline, DoneEvent, Event, RetractEvent, TokenEvent, TurnResult
@@ -28,10 +30,11 @@ from chatbot.settings import Settings
 
 
 def _turn_message(data: OpenAIChatRequest) -> str:
+    """The last user message with text (the schema says one must be there)."""
     for message in reversed(data.messages):
-        if message.role == "user":
+        if message.role == "user" and message.text().strip():
             return message.text()
-    raise InvalidRequestError("messages holds no user message")
+    raise InvalidRequestError("messages holds no user message with text")
 
 
 def _extras(result: TurnResult) -> dict[str, Any]:
@@ -50,7 +53,7 @@ def _chunk(cid: str, model: str, created: int, delta: dict[str, Any], finish: st
 
 
 async def completion_chunks(
-    events: AsyncGenerator[Event, None], model: str, cid: str
+    events: AsyncGenerator[Event, None], model: str, cid: str, problems: Problems
 ) -> AsyncIterator[ServerSentEventMessage | str]:
     created = int(time.time())
     yield _chunk(cid, model, created, {"role": "assistant", "content": ""}, None)
@@ -67,7 +70,7 @@ async def completion_chunks(
                 final.update(_extras(event.result))
                 yield json.dumps(final, ensure_ascii=False, separators=(",", ":"))
     except EXPECTED_ERRORS as exc:
-        yield json.dumps({"error": problem_json(exc)})
+        yield json.dumps({"error": problems.as_json(exc)})
     finally:
         await events.aclose()
     yield "[DONE]"
@@ -78,7 +81,9 @@ class OpenAIController(Controller):
     guards = [api_key_guard]  # noqa: RUF012
     tags = ["openai"]  # noqa: RUF012
 
-    @get("/models", summary="Models (OpenAI-compatible)")
+    @get(
+        "/models", summary="Models (OpenAI-compatible)", responses=problem_responses(401, *LIMITED)
+    )
     async def models(self, settings: Settings) -> dict[str, Any]:
         return {
             "object": "list",
@@ -87,23 +92,36 @@ class OpenAIController(Controller):
             ],
         }
 
-    @post("/chat/completions", status_code=200, summary="Chat completion (OpenAI-compatible)")
+    @post(
+        "/chat/completions",
+        status_code=200,
+        summary="Chat completion (OpenAI-compatible; Server-Sent Events with stream: true)",
+        responses=problem_responses(*TURN, *LIMITED),
+        operation_class=JsonOrEventStream,
+    )
     async def completions(
         self,
         data: OpenAIChatRequest,
         pipeline: ChatPipeline,
         settings: Settings,
-        session_id: str | None = Parameter(header="X-Session-Id", default=None),
+        problems: Problems,
+        session_id: str | None = Parameter(
+            header="X-Session-Id",
+            default=None,
+            pattern=SESSION_ID_PATTERN,
+            # A header is a string or absent: Litestar would document "string or null".
+            schema_extra={"one_of": None, "type": "string"},
+        ),
     ) -> Response[Any]:
         message = pipeline.check_message(_turn_message(data))
         session_id = session_id or new_session_id()
         max_tokens = data.max_completion_tokens or data.max_tokens
         headers = {"X-Session-Id": session_id}
         if data.stream:
-            events = pipeline.stream(message, session_id, max_tokens=max_tokens)
+            events = await started(pipeline.stream(message, session_id, max_tokens=max_tokens))
             cid = f"chatcmpl-{new_session_id()}"
             return ServerSentEvent(
-                completion_chunks(events, settings.model_name, cid), headers=headers
+                completion_chunks(events, settings.model_name, cid, problems), headers=headers
             )
         result = await pipeline.run(message, session_id, max_tokens=max_tokens)
         body = {

@@ -1,24 +1,41 @@
-"""Request and response bodies of the HTTP API (validated by Litestar, shown in ``/schema``)."""
+"""Request and response bodies of the HTTP API (validated by Litestar, shown in ``/schema``).
+
+Request models are strict (JSON types only: ``true`` is not the integer 1) and, except for the
+OpenAI-compatible body, refuse unknown fields; ``chatbot.api.openapi`` makes the schema say so.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from litestar.datastructures import UploadFile
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 
 from chatbot.policy import AnsweredBy
 
-# Hard ceiling for the schema; the configured CHATBOT_MAX_MESSAGE_CHARS (lower) is checked by
-# the pipeline, so one setting decides.
+SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+# A message must hold something besides white space (the pipeline strips it).
+_TEXT_PATTERN = r"\S"
+# Hard ceiling for validation; the schema states the configured CHATBOT_MAX_MESSAGE_CHARS
+# (``chatbot.api.openapi``), which the pipeline checks, so one setting decides.
 _MESSAGE_CEILING = 100_000
 
 
-class ChatRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _json_integer(value: object) -> object:
+    # JSON Schema counts 64.0 as an integer; strict validation would refuse it.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
-    message: str = Field(min_length=1, max_length=_MESSAGE_CEILING)
-    session_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{8,64}$")
-    max_tokens: int | None = Field(default=None, ge=1, le=8192)
+
+SessionId = Annotated[str, Field(pattern=SESSION_ID_PATTERN)]
+MaxTokens = Annotated[int, Field(ge=1, le=8192), BeforeValidator(_json_integer)]
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    message: str = Field(min_length=1, max_length=_MESSAGE_CEILING, pattern=_TEXT_PATTERN)
+    session_id: SessionId | None = None
+    max_tokens: MaxTokens | None = None
 
 
 class Citation(BaseModel):
@@ -60,26 +77,53 @@ class SessionHistory(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    session_id: str = Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")
+    session_id: SessionId
     message_id: str = Field(min_length=1, max_length=64)
     rating: Literal["up", "down"]
     comment: str | None = Field(default=None, max_length=2000)
 
 
-class IngestPathsRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+# A server path inside the data folder: no NUL byte (the OS refuses it), not absurdly long.
+ServerPath = Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^\x00]+$")]
 
-    paths: list[str] | None = Field(default=None, max_length=100)
+
+class IngestPathsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    paths: list[ServerPath] | None = Field(default=None, max_length=100)
     """Server paths inside the data folder; default: the whole data folder."""
     full: bool = False
     dry_run: bool = False
 
 
+class IngestUpload(BaseModel):
+    """``multipart/form-data``: one or more documents in the field ``files``."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    files: list[UploadFile] = Field(min_length=1, max_length=100)
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem detail (``application/problem+json``); some carry extension members
+    (``checks`` of readiness, ``extra`` of a validation error)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+
+
 # OpenAI-compatible bodies: only what the chatbot uses is validated; other fields an OpenAI
 # client may send (n, logprobs, user, ...) are accepted and ignored.
 class OpenAIMessage(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     role: str
     content: str | list[dict[str, Any]] | None = None
 
@@ -89,11 +133,39 @@ class OpenAIMessage(BaseModel):
         return self.content or ""
 
 
+# What "a user message with text" means, for the schema (``_turn_message`` picks the last).
+_USER_TEXT: dict[str, JsonValue] = {
+    "type": "object",
+    "required": ["role", "content"],
+    "properties": {
+        "role": {"const": "user"},
+        "content": {
+            "anyOf": [
+                {"type": "string", "pattern": _TEXT_PATTERN},
+                {
+                    "type": "array",
+                    "contains": {
+                        "type": "object",
+                        "required": ["type", "text"],
+                        "properties": {
+                            "type": {"const": "text"},
+                            "text": {"type": "string", "pattern": _TEXT_PATTERN},
+                        },
+                    },
+                },
+            ]
+        },
+    },
+}
+
+
 class OpenAIChatRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     model: str
-    messages: list[OpenAIMessage] = Field(min_length=1, max_length=500)
+    messages: list[OpenAIMessage] = Field(
+        min_length=1, max_length=500, json_schema_extra={"contains": _USER_TEXT}
+    )
     stream: bool = False
-    max_tokens: int | None = Field(default=None, ge=1, le=8192)
-    max_completion_tokens: int | None = Field(default=None, ge=1, le=8192)
+    max_tokens: MaxTokens | None = None
+    max_completion_tokens: MaxTokens | None = None

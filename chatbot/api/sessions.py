@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, Response, delete, get, post, route
+from litestar.params import Parameter
 
-from chatbot.api.schemas import FeedbackRequest, SessionHistory, StoredTurn
+from chatbot.api.openapi import JSON_BODY, LIMITED, problem_responses
+from chatbot.api.schemas import SESSION_ID_PATTERN, FeedbackRequest, SessionHistory, StoredTurn
 from chatbot.api.security import api_key_guard
 from chatbot.errors import NotFoundError
 from chatbot.metrics import FEEDBACK
 from chatbot.sessions import SessionStore
+
+_SESSION = "/sessions/{session_id:str}"
+SessionIdPath = Annotated[str, Parameter(pattern=SESSION_ID_PATTERN)]
 
 
 class SessionController(Controller):
@@ -18,8 +24,12 @@ class SessionController(Controller):
     guards = [api_key_guard]  # noqa: RUF012
     tags = ["sessions"]  # noqa: RUF012
 
-    @get("/sessions/{session_id:str}", summary="A session's history (PII masked)")
-    async def history(self, session_id: str, sessions: SessionStore) -> SessionHistory:
+    @get(
+        _SESSION,
+        summary="A session's history (PII masked)",
+        responses=problem_responses(400, 401, 404, 503, *LIMITED),
+    )
+    async def history(self, session_id: SessionIdPath, sessions: SessionStore) -> SessionHistory:
         turns = await sessions.history(session_id)
         if not turns:
             raise NotFoundError(f"no session {session_id} (it may have expired)")
@@ -41,12 +51,30 @@ class SessionController(Controller):
             ],
         )
 
-    @delete("/sessions/{session_id:str}", status_code=204, summary="Erase a session")
-    async def erase(self, session_id: str, sessions: SessionStore) -> None:
+    @delete(
+        _SESSION,
+        status_code=204,
+        summary="Erase a session",
+        responses=problem_responses(400, 401, 404, 503, *LIMITED),
+    )
+    async def erase(self, session_id: SessionIdPath, sessions: SessionStore) -> None:
         if not await sessions.delete(session_id):
             raise NotFoundError(f"no session {session_id} (it may have expired)")
 
-    @post("/feedback", status_code=204, summary="Thumbs up/down on an answer")
+    # Litestar 2 answers OPTIONS on a path with several handlers with the methods of the one
+    # registered first (litestar-org/litestar#4169, fixed in v3). A controller registers its
+    # handlers in name order, so this one, named to sort first, is the path's OPTIONS handler.
+    # CORS preflights never get here: the CORS middleware answers them.
+    @route(_SESSION, http_method="OPTIONS", include_in_schema=False)
+    async def _allow(self) -> Response[None]:
+        return Response(None, status_code=204, headers={"Allow": "DELETE, GET, OPTIONS"})
+
+    @post(
+        "/feedback",
+        status_code=204,
+        summary="Thumbs up/down on an answer",
+        responses=problem_responses(*JSON_BODY, 401, 404, 503, *LIMITED),
+    )
     async def feedback(self, data: FeedbackRequest, sessions: SessionStore) -> None:
         record = {"rating": data.rating, "comment": data.comment, "at": time.time()}
         await sessions.feedback(data.session_id, data.message_id, record)

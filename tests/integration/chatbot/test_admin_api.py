@@ -27,7 +27,7 @@ def test_upload_then_bad_upload_then_server_path(
         assert before["chunks"] > 70 if "chunks" in before else before["counts"]
 
         files = {"files": ("pets.csv", NEW_FAQ.encode(), "text/csv")}
-        done = api.client.post("/admin/ingest", files=files, headers=ADMIN)
+        done = api.client.post("/admin/ingest/files", files=files, headers=ADMIN)
         assert done.status_code == 200, done.text
         added = [d for d in done.json()["documents"] if d["status"] == "added"]
         assert [d["source"] for d in added] == ["data/uploads/pets.csv"]
@@ -37,7 +37,7 @@ def test_upload_then_bad_upload_then_server_path(
 
         served = current_version(index_dir)
         bad = {"files": ("broken.json", b"{not json", "application/json")}
-        refused = api.client.post("/admin/ingest", files=bad, headers=ADMIN)
+        refused = api.client.post("/admin/ingest/files", files=bad, headers=ADMIN)
         assert refused.status_code == 422, refused.text
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert "broken.json" in refused.json()["detail"]
@@ -45,9 +45,11 @@ def test_upload_then_bad_upload_then_server_path(
         assert not (data / "uploads" / "broken.json").exists()
 
         wrong_type = {"files": ("notes.exe", b"MZ", "application/octet-stream")}
-        assert api.client.post("/admin/ingest", files=wrong_type, headers=ADMIN).status_code == 400
+        wrong = api.client.post("/admin/ingest/files", files=wrong_type, headers=ADMIN)
+        assert wrong.status_code == 415
         outside = api.client.post("/admin/ingest", json={"paths": ["../../etc"]}, headers=ADMIN)
-        assert outside.status_code == 400
+        assert outside.status_code == 403
+        assert str(data) not in outside.text  # the detail names no server folder
 
         dry = api.client.post("/admin/ingest", json={"dry_run": True}, headers=ADMIN)
         assert dry.status_code == 200 and current_version(index_dir) == served

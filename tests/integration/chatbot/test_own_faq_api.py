@@ -71,7 +71,7 @@ def test_a_second_faq_is_served_without_refit_or_restart(
         assert "Acme Bank" in greeting["answer"] and "Northwind" not in greeting["answer"]
 
         files = {"files": ("insurance.csv", _csv(), "text/csv")}
-        done = api.client.post("/admin/ingest", files=files, headers=ADMIN)
+        done = api.client.post("/admin/ingest/files", files=files, headers=ADMIN)
         assert done.status_code == 200, done.text
         review = done.json()["derived"]["review"]
         # The admin is told which FAQ question an attack pattern misreads.

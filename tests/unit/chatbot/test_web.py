@@ -22,7 +22,7 @@ WIDGET = Path(__file__).resolve().parents[3] / "chatbot" / "widget"
 def client() -> TestClient[Litestar]:
     app = Litestar(
         route_handlers=[web.demo_page, web.widget_script],
-        plugins=[ProblemDetailsPlugin(problems.config())],
+        plugins=[ProblemDetailsPlugin(problems.Problems(production=False).config())],
     )
     return TestClient(app)
 

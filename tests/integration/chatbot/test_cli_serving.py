@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,6 +10,8 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -23,7 +26,26 @@ def _env(**values: str) -> dict[str, str]:
     return env
 
 
-def test_up_ingests_serves_the_demo_and_stops_cleanly(tmp_path: Path) -> None:
+def _tritonserver(grpc_port: int) -> int:
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            argv = cmdline.read_bytes().split(b"\0")
+            if argv[0].endswith(b"tritonserver") and f"--grpc-port={grpc_port}".encode() in argv:
+                return int(cmdline.parent.name)
+    raise AssertionError(f"no tritonserver on gRPC port {grpc_port}")
+
+
+def _within(seconds: float, condition: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError):
+            if condition():
+                return True
+        time.sleep(0.5)
+    return False
+
+
+def test_up_serves_the_demo_restarts_a_dead_engine_and_stops_cleanly(tmp_path: Path) -> None:
     api_port, grpc, http, metrics = free_ports(4)
     env = _env(
         port=str(api_port),
@@ -63,6 +85,14 @@ def test_up_ingests_serves_the_demo_and_stops_cleanly(tmp_path: Path) -> None:
         ).json()
         assert reply["answered_by"] == "curated" and reply["citations"]
         assert httpx.get(f"{url}/health/ready").status_code == 200
+
+        # The engine dies: the API says so, `up` logs it and brings the engine back.
+        os.kill(_tritonserver(grpc), signal.SIGKILL)
+        assert _within(15, lambda: httpx.get(f"{url}/health/ready").status_code == 503)
+        assert _within(90, lambda: httpx.get(f"{url}/health/ready").status_code == 200)
+        assert any("restarting it in" in line for line in lines), "".join(lines[-30:])
+        again = httpx.post(f"{url}/v1/chat", json={"message": "hello"}, timeout=60)
+        assert again.status_code == 200
     finally:
         process.send_signal(signal.SIGTERM)  # what docker and systemd send; Ctrl-C is SIGINT
         code = process.wait(60)

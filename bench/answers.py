@@ -51,10 +51,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.chat import free_ports  # noqa: E402
 from chatbot import policy  # noqa: E402
 from chatbot.ingesting import ingest_paths  # noqa: E402
-from chatbot.serving import engine_for  # noqa: E402
+from chatbot.serving import engine_for, free_ports  # noqa: E402
 from chatbot.settings import Settings  # noqa: E402
 from ingest.embeddings import Embedder  # noqa: E402
 from ingest.search import Hit, Retriever  # noqa: E402

@@ -42,19 +42,19 @@ import math
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
+from httpx_sse import EventSource
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # bench/ingest.py would otherwise shadow the ingest package
@@ -62,10 +62,10 @@ sys.path.insert(0, str(REPO))  # bench/ingest.py would otherwise shadow the inge
 from chatbot import prompt  # noqa: E402
 from chatbot.errors import ChatbotError  # noqa: E402
 from chatbot.generation.client import TritonGenerator  # noqa: E402
-from chatbot.serving import engine_for  # noqa: E402
+from chatbot.serving import engine_for, free_ports  # noqa: E402
 from chatbot.settings import Settings  # noqa: E402
 from engines.errors import EngineError  # noqa: E402
-from engines.lm import GenerationParams  # noqa: E402
+from engines.sampling import GenerationParams  # noqa: E402
 from ingest.errors import IngestError  # noqa: E402
 from ingest.models import Chunk  # noqa: E402
 from ingest.search import Hit  # noqa: E402
@@ -111,28 +111,6 @@ class Level:
 
 
 # --------------------------------------------------------------------------- HTTP client
-
-
-async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
-    """(event, data) of a Server-Sent Events body; events end at a blank line, lines end with
-    \\n, \\r\\n or \\r (``aiter_lines`` splits on all three)."""
-    event, data = "message", list[str]()
-    async for line in response.aiter_lines():
-        if not line:
-            if data:
-                yield event, "\n".join(data)
-            event, data = "message", list[str]()
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "event":
-            event = value
-        elif name == "data":
-            data.append(value)
-    if data:
-        yield event, "\n".join(data)
 
 
 class ChatClient:
@@ -199,13 +177,13 @@ class ChatClient:
             if response.status_code != 200:
                 await response.aread()
                 raise self._fail(response)
-            async for event, data in sse_events(response):
-                if event == "token" and first is None:
+            async for event in EventSource(response).aiter_sse():
+                if event.event == "token" and first is None:
                     first = (time.perf_counter() - start) * 1000
-                elif event == "done":
-                    result = json.loads(data)
-                elif event == "error":
-                    raise TurnFailed(f"error event: {self._problem(data)}")
+                elif event.event == "done":
+                    result = json.loads(event.data)
+                elif event.event == "error":
+                    raise TurnFailed(f"error event: {self._problem(event.data)}")
         wall = (time.perf_counter() - start) * 1000
         if result is None:
             raise BenchError("the stream ended without a done event")
@@ -619,14 +597,6 @@ async def bench(args: argparse.Namespace, stack: Stack) -> None:
     total = sum(len(lv.samples) for lv in curated_levels)
     print(f"  curated turns without a model call: {total - generated}/{total}")
     print(f"\nbenchmark took {time.perf_counter() - started:.0f} s")
-
-
-def free_ports(count: int) -> list[int]:
-    with contextlib.ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
 
 
 @contextlib.contextmanager

@@ -31,7 +31,8 @@ sys.path.insert(0, str(REPO))  # bench/ingest.py would otherwise shadow the inge
 
 from chatbot.generation.client import TritonGenerator  # noqa: E402
 from engines.embedded.server import EmbeddedTriton  # noqa: E402
-from engines.lm import CausalLM, GenerationParams, default_model_file, hf_folder  # noqa: E402
+from engines.lm import CausalLM, default_model_file, hf_folder  # noqa: E402
+from engines.sampling import GenerationParams  # noqa: E402
 
 TOPICS = [
     "savings accounts",

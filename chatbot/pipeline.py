@@ -38,7 +38,7 @@ from chatbot.guard import Guardrails, Persona
 from chatbot.policy import AnsweredBy
 from chatbot.sessions import SessionStore, Turn, check_session_id, new_session_id
 from chatbot.settings import Settings
-from engines.lm import GenerationParams, Step
+from engines.sampling import GenerationParams, Step
 from ingest.errors import IngestError
 from ingest.models import Chunk
 from ingest.search import Hit, Retriever

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Callable, Iterator
 
 import uvicorn
@@ -17,6 +18,15 @@ from chatbot.pipeline import TurnResult
 from chatbot.services import Services
 from chatbot.settings import Settings
 from engines.embedded.server import EmbeddedTriton
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports free on 127.0.0.1 right now, for a stack started on this machine (tests, bench)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
 
 
 def serve_api(settings: Settings, on_ready: Callable[[], None] | None = None) -> None:

@@ -17,21 +17,34 @@ from __future__ import annotations
 import atexit
 import queue
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engines.sampling import GenerationParams, Step, Stops, sample
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from engines.lm import CausalLM
+
+class LanguageModel(Protocol):
+    """What decoding needs of ``engines.lm.CausalLM`` (a Protocol, so the two modules do not
+    import each other)."""
+
+    model: Any
+    tokenizer: Any
+    device: str
+    context_window: int
+    eos_ids: frozenset[int]
 
 
 class Sequence:
     """One request's decoding state; the scheduler pushes its steps to ``out``."""
 
     def __init__(
-        self, lm: CausalLM, ids: list[int], params: GenerationParams, cancelled: Callable[[], bool]
+        self,
+        lm: LanguageModel,
+        ids: list[int],
+        params: GenerationParams,
+        cancelled: Callable[[], bool],
     ) -> None:
         import torch
 
@@ -175,7 +188,7 @@ class _Batch:
 class Scheduler:
     """Owns the model in one thread; ``submit`` from any thread."""
 
-    def __init__(self, lm: CausalLM, max_batch: int) -> None:
+    def __init__(self, lm: LanguageModel, max_batch: int) -> None:
         self.lm = lm
         self.max_batch = max(1, max_batch)
         self._waiting: list[Sequence] = []

@@ -23,12 +23,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from bench.chat import free_ports  # noqa: E402
 from chatbot import prompt  # noqa: E402
 from chatbot.generation.client import TritonGenerator  # noqa: E402
-from chatbot.serving import engine_for  # noqa: E402
+from chatbot.serving import engine_for, free_ports  # noqa: E402
 from chatbot.settings import Settings  # noqa: E402
-from engines.lm import GenerationParams  # noqa: E402
+from engines.sampling import GenerationParams  # noqa: E402
 from ingest.embeddings import Embedder  # noqa: E402
 from ingest.search import Retriever  # noqa: E402
 from rails.grounding import sentences  # noqa: E402

@@ -25,7 +25,7 @@ from chatbot.errors import (
     GenerationTimeoutError,
 )
 from engines.contract import DIALECTS, DialectName, TensorSpec
-from engines.lm import GenerationParams, Step
+from engines.sampling import GenerationParams, Step
 
 Messages = Sequence[dict[str, str]]
 _UNAVAILABLE = {

@@ -26,7 +26,7 @@ from nemoguardrails.types import ChatMessage, LLMResponse, LLMResponseChunk
 
 from chatbot.generation.client import TritonGenerator
 from engines.contract import DialectName
-from engines.lm import GenerationParams
+from engines.sampling import GenerationParams
 
 PROVIDER = "triton_chatbot"
 _FINISH = {"stop": "stop", "length": "length", "cancelled": "other"}

@@ -4,12 +4,12 @@ real embedded Triton server (both dialects) per test session."""
 from __future__ import annotations
 
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from chatbot.serving import free_ports
 from chatbot.settings import Settings
 from engines.embedded.server import EmbeddedTriton
 from ingest.embeddings import Embedder
@@ -89,16 +89,6 @@ def corpus(tmp_path: Path) -> Path:
 @pytest.fixture
 def ingest(settings: Settings, embedder: Embedder, tmp_path: Path) -> Ingest:
     return Ingest(settings, embedder, tmp_path / "index")
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def engine_on(ports: list[int], log: Path) -> EmbeddedTriton:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.serving import free_ports
 from tests.unit.test_dockerfiles import API, ENGINE, final_stage
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,13 +41,6 @@ def exec_form(path: Path, keyword: str) -> list[str]:
     return shlex.split(rest.strip("[]").replace(",", " "))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def container_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The image's ENV, with the paths that only exist inside it moved here."""
     env = image_env(API)
@@ -57,7 +50,7 @@ def container_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         CHATBOT_INDEX_DIR=str(tmp_path / "index"),
         CHATBOT_DATA_DIR=str(tmp_path / "data"),
         CHATBOT_CACHE_DIR=str(REPO / ".chatbot" / "cache"),  # the warmed cache, as in the image
-        CHATBOT_PORT=str(free_port()),
+        CHATBOT_PORT=str(free_ports(1)[0]),
         **extra,
     )
     return env
@@ -86,7 +79,7 @@ def test_api_image_entrypoint_starts_from_environment_only(tmp_path: Path) -> No
         CHATBOT_API_KEYS="k-0123456789abcdef",
         CHATBOT_ADMIN_KEYS="a-0123456789abcdef",
         CHATBOT_REDIS_URL=redis_url,
-        CHATBOT_TRITON_URL=f"127.0.0.1:{free_port()}",  # no Triton: ready must say so
+        CHATBOT_TRITON_URL=f"127.0.0.1:{free_ports(1)[0]}",  # no Triton: ready must say so
     )
     command = exec_form(API, "ENTRYPOINT") + exec_form(API, "CMD")
     assert command == ["chatbot", "api"]

@@ -16,10 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from chatbot.serving import free_ports
 from chatbot.settings import Settings
 from engines.embedded.server import EmbeddedTriton
 from ingest.embeddings import Embedder
-from tests.integration.conftest import DATA, REPO, Ingest, free_ports
+from tests.integration.conftest import DATA, REPO, Ingest
 
 pytestmark = pytest.mark.integration
 

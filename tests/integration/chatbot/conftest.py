@@ -3,6 +3,7 @@ embedded Triton, the machine's Redis, the real rails and a real index of the sam
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -15,12 +16,14 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from httpx_sse import EventSource
 
 from chatbot.app import create_app
+from chatbot.serving import free_ports
 from chatbot.settings import Settings
 from engines.embedded.server import EmbeddedTriton
 from ingest.embeddings import Embedder
-from tests.integration.conftest import DATA, REPO, Ingest, free_ports
+from tests.integration.conftest import DATA, REPO, Ingest
 
 REDIS_URL = os.environ.get("CHATBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 CHAT_KEY = "chat-key-for-tests-0123456789"
@@ -70,20 +73,8 @@ class ApiServer:
 
 
 def stream_events(response: httpx.Response) -> list[tuple[str, Any]]:
-    """Parse an SSE body (events separated by a blank line, CRLF or LF)."""
-    import json
-
-    events = []
-    for block in re.split(r"\r?\n\r?\n", response.text):
-        name, data = "message", []
-        for line in re.split(r"\r?\n", block):
-            if line.startswith("event:"):
-                name = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].strip())
-        if data:
-            events.append((name, json.loads("\n".join(data))))
-    return events
+    """A Server-Sent Events body as (event, JSON data) pairs."""
+    return [(e.event, json.loads(e.data)) for e in EventSource(response).iter_sse() if e.data]
 
 
 @pytest.fixture(scope="session")

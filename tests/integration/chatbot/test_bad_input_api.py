@@ -7,9 +7,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from chatbot.serving import free_ports
 from chatbot.settings import Settings
 from tests.integration.chatbot.conftest import ADMIN, ApiServer, variant
-from tests.integration.conftest import free_ports
 
 pytestmark = pytest.mark.integration
 

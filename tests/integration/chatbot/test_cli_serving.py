@@ -16,8 +16,9 @@ from pathlib import Path
 
 import httpx
 
+from chatbot.serving import free_ports
 from engines.embedded.server import EmbeddedTriton
-from tests.integration.conftest import REPO, free_ports
+from tests.integration.conftest import REPO
 
 
 def _env(**values: str) -> dict[str, str]:

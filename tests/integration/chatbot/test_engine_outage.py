@@ -6,9 +6,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from chatbot.serving import free_ports
 from chatbot.settings import Settings
 from tests.integration.chatbot.conftest import ApiServer, variant
-from tests.integration.conftest import engine_on, free_ports
+from tests.integration.conftest import engine_on
 
 QUESTION = "Someone stole my card on the train, what do I do?"
 

@@ -9,7 +9,8 @@ import sys
 import time
 import urllib.request
 
-from tests.integration.conftest import CACHE, REPO, free_ports
+from chatbot.serving import free_ports
+from tests.integration.conftest import CACHE, REPO
 
 
 def test_engine_serve_and_sigterm() -> None:

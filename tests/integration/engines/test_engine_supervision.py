@@ -18,9 +18,10 @@ import pytest
 
 from chatbot.errors import EngineUnavailableError
 from chatbot.generation.client import TritonGenerator
+from chatbot.serving import free_ports
 from engines.embedded.server import SHM, EmbeddedTriton
 from engines.lm import GenerationParams, default_model_file, hf_folder
-from tests.integration.conftest import CACHE, free_ports
+from tests.integration.conftest import CACHE
 
 pytestmark = pytest.mark.integration
 

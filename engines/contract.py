@@ -1,4 +1,4 @@
-"""The generation contract: the two Triton request dialects of TensorRT-LLM (see DESIGN.md).
+"""The generation contract: the two Triton request dialects of TensorRT-LLM (README, engine).
 
 One source for tensor names, datatypes and shapes, used by the embedded engine's model
 repository, its Python-backend model, the chatbot's client and the production repository.

@@ -56,7 +56,7 @@ class PrepareSettings(BaseModel):
     prefill time on each turn."""
     quantization: Quantization = "none"
     decoupled: bool = True
-    """Streaming: each response carries the newly generated text (DESIGN.md)."""
+    """Streaming: each response carries the newly generated text (``engines.contract``)."""
     dtype: Literal["auto", "float16", "bfloat16"] = "auto"
     examples_dir: Path = EXAMPLES_DIR
     served_checkpoint_dir: Path | None = None

@@ -72,6 +72,15 @@ class ApiServer:
         return float(match.group(1)) if match else 0.0
 
 
+def problem(response: httpx.Response, status: int) -> dict[str, object]:
+    """The response is an RFC 9457 problem detail with this status and a detail."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, object] = response.json()
+    assert body["status"] == status and body["detail"]
+    return body
+
+
 def stream_events(response: httpx.Response) -> list[tuple[str, Any]]:
     """A Server-Sent Events body as (event, JSON data) pairs."""
     return [(e.event, json.loads(e.data)) for e in EventSource(response).iter_sse() if e.data]

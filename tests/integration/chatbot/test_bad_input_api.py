@@ -4,12 +4,11 @@ their first event, server details in production errors, OPTIONS without GET)."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from chatbot.serving import free_ports
 from chatbot.settings import Settings
-from tests.integration.chatbot.conftest import ADMIN, ApiServer, variant
+from tests.integration.chatbot.conftest import ADMIN, ApiServer, problem, variant
 
 pytestmark = pytest.mark.integration
 
@@ -23,14 +22,6 @@ JSON_ROUTES = [
     "/v1/feedback",
     "/admin/ingest",
 ]
-
-
-def problem(response: httpx.Response, status: int) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, object] = response.json()
-    assert body["status"] == status and body["detail"]
-    return body
 
 
 @pytest.mark.parametrize("route", JSON_ROUTES)

@@ -13,28 +13,21 @@ from tests.integration.chatbot.conftest import (
     AUTH,
     CHAT_KEY,
     ApiServer,
+    problem,
     stream_events,
     variant,
 )
 
 
-def _problem(response: httpx.Response, status: int) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, object] = response.json()
-    assert body["status"] == status and body["detail"]
-    return body
-
-
 def test_keys_are_required_and_kept_apart(api: ApiServer) -> None:
     anonymous = httpx.post(f"{api.url}/v1/chat", json={"message": "Hello!"})
-    _problem(anonymous, 401)
+    problem(anonymous, 401)
     wrong = httpx.post(
         f"{api.url}/v1/chat", json={"message": "Hello!"}, headers={"Authorization": "Bearer x"}
     )
-    _problem(wrong, 401)
-    _problem(api.client.get("/admin/index"), 403)  # a chat key is not an admin key
-    _problem(httpx.get(f"{api.url}/admin/index"), 401)
+    problem(wrong, 401)
+    problem(api.client.get("/admin/index"), 403)  # a chat key is not an admin key
+    problem(httpx.get(f"{api.url}/admin/index"), 401)
     assert httpx.get(f"{api.url}/admin/index", headers=ADMIN).status_code == 200
     # Health, metrics, the OpenAPI schema and the demo page need no key.
     assert httpx.get(f"{api.url}/health/live").status_code == 200
@@ -49,17 +42,17 @@ def test_keys_are_required_and_kept_apart(api: ApiServer) -> None:
 
 def test_size_limits(api: ApiServer) -> None:
     too_long = "a" * (api.settings.max_message_chars + 1)
-    _problem(api.client.post("/v1/chat", json={"message": too_long}), 400)
-    _problem(api.client.post("/v1/chat/stream", json={"message": too_long}), 400)
-    _problem(api.client.post("/v1/chat", json={"message": "   "}), 400)
+    problem(api.client.post("/v1/chat", json={"message": too_long}), 400)
+    problem(api.client.post("/v1/chat/stream", json={"message": too_long}), 400)
+    problem(api.client.post("/v1/chat", json={"message": "   "}), 400)
     huge = b'{"message": "' + b"a" * (api.settings.max_body_bytes + 10) + b'"}'
     oversize = api.client.post(
         "/v1/chat", content=huge, headers={"Content-Type": "application/json"}
     )
-    _problem(oversize, 413)
-    _problem(api.client.post("/v1/chat", json={"message": "hi", "max_tokens": 10**6}), 400)
-    _problem(api.client.post("/v1/chat", json={"message": "hi", "session_id": "../x"}), 400)
-    _problem(
+    problem(oversize, 413)
+    problem(api.client.post("/v1/chat", json={"message": "hi", "max_tokens": 10**6}), 400)
+    problem(api.client.post("/v1/chat", json={"message": "hi", "session_id": "../x"}), 400)
+    problem(
         api.client.post(
             "/v1/chat", content=b"{not json", headers={"Content-Type": "application/json"}
         ),
@@ -85,7 +78,7 @@ def test_rate_limit(api_settings: Settings) -> None:
     with ApiServer(variant(api_settings, rate_limit_per_minute=3)) as api:
         codes = [api.client.get("/v1/models").status_code for _ in range(4)]
         assert codes == [200, 200, 200, 429]
-        _problem(api.client.get("/v1/models"), 429)
+        problem(api.client.get("/v1/models"), 429)
         # Limits count per key: another key (here the admin key) has its own budget.
         assert httpx.get(f"{api.url}/v1/models", headers=ADMIN).status_code == 200
         assert httpx.get(f"{api.url}/health/ready").status_code == 200  # never limited
@@ -111,7 +104,7 @@ def test_cors_allowlist(api_settings: Settings) -> None:
 
 def test_admin_routes_refuse_to_run_without_admin_keys(api_settings: Settings) -> None:
     with ApiServer(variant(api_settings, admin_keys=[])) as api:
-        body = _problem(api.client.get("/admin/index"), 403)
+        body = problem(api.client.get("/admin/index"), 403)
         assert "CHATBOT_ADMIN_KEYS" in str(body["detail"])
 
 

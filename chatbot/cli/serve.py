@@ -1,0 +1,81 @@
+"""``chatbot up`` (engine + API on one machine) and ``chatbot api`` (the API alone)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from typing import Annotated
+
+import typer
+
+from chatbot.cli.common import err, errors, load_settings, out
+from chatbot.cli.index import run_ingest
+from chatbot.settings import Settings
+
+
+def _ensure_index(settings: Settings) -> None:
+    """A first ``chatbot up`` works with no setup: it ingests the sample FAQ."""
+    from ingest.store import current_version
+
+    if current_version(settings.index_dir) is None:
+        err.print(f"no index in {settings.index_dir}: ingesting {settings.data_dir}")
+        code = run_ingest(settings, [settings.data_dir], full=False, dry_run=False, quiet=False)
+        if code:
+            raise typer.Exit(code)
+
+
+HostOption = Annotated[str | None, typer.Option(help="Address to bind (default CHATBOT_HOST).")]
+PortOption = Annotated[
+    int | None, typer.Option(min=1, max=65535, help="Port (default CHATBOT_PORT).")
+]
+
+
+def _bind(settings: Settings, host: str | None, port: int | None) -> Settings:
+    update = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    return settings.model_copy(update=update)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def up(host: HostOption = None, port: PortOption = None) -> None:
+    """The whole stack on one machine: ingest the sample FAQ on first run, start the embedded
+    engine and the API with the demo page; Ctrl-C stops both."""
+    from rich.logging import RichHandler
+
+    from chatbot.serving import engine_for, serve_api
+
+    settings = _bind(load_settings(), host, port)
+    _ensure_index(settings)
+    url = f"http://{settings.host}:{settings.port}/"
+    # The engine's supervisor tells of crashes and restarts through logging.
+    engine_log = logging.getLogger("engines.embedded")
+    engine_log.addHandler(RichHandler(console=err, show_path=False))
+    engine_log.setLevel(logging.INFO)
+    with errors():
+        with err.status("starting the engine (Triton) and loading the model…"):
+            engine = engine_for(settings)
+            started = engine.__enter__()
+        try:
+            where = "embedded" if started else "already running"
+            err.print(f"engine ready at {settings.triton_url} ({where}); starting the API…")
+            # uvicorn stops gracefully on SIGINT/SIGTERM and then re-raises the signal; turn
+            # it into an exception so the engine below is stopped too.
+            signal.signal(signal.SIGTERM, _interrupt)
+            serve_api(settings, on_ready=lambda: out.print(f"Chatbot ready: open {url}"))
+        except KeyboardInterrupt:
+            pass
+        finally:
+            engine.__exit__(None, None, None)
+            err.print("stopped")
+
+
+def api(host: HostOption = None, port: PortOption = None) -> None:
+    """The API alone, against CHATBOT_TRITON_URL and CHATBOT_REDIS_URL."""
+    from chatbot.serving import serve_api
+
+    settings = _bind(load_settings(), host, port)
+    url = f"http://{settings.host}:{settings.port}/"
+    with errors():
+        serve_api(settings, on_ready=lambda: out.print(f"API ready on {url}"))

@@ -29,6 +29,7 @@ from functools import lru_cache
 import Stemmer
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from rails.calibration import CALIBRATION
 from rails.injection import TextEncoder
 
 _SENTENCE = re.compile(r"\s*\n+\s*(?:[-*•]\s*|\d+[.)]\s+)?|(?<=[.!?])\s+")
@@ -84,22 +85,25 @@ _COURTESY = frozenset(
 )
 _STEMMER = Stemmer.Stemmer("english")
 _COURTESY_STEMS = frozenset(_STEMMER.stemWords(sorted(_COURTESY)))
+_CALIBRATED = CALIBRATION.grounding
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    # lexical, doubt and max_missing were chosen on bench/data/rails/grounding-validation.jsonl
-    # (bench/rails_eval.py --calibrate); semantic and extractive on the calibration half of
-    # the hand-labelled engine sentences (bench/answers.py --calibrate --claims), where a
-    # MiniLM cosine of 0.7 vouched for many a sentence that says something else.
-    lexical: float = 0.5
-    semantic: float = 0.8
-    doubt: float = 0.3
+    """Defaults from ``rails/calibration.json`` (``grounding``): lexical, doubt and max_missing
+    were chosen on bench/data/rails/grounding-validation.jsonl (bench/rails_eval.py
+    --calibrate); semantic and extractive on the calibration half of the hand-labelled engine
+    sentences (bench/answers.py --calibrate --claims), where a lower cosine vouched for many a
+    sentence that says something else."""
+
+    lexical: float = _CALIBRATED.lexical
+    semantic: float = _CALIBRATED.semantic
+    doubt: float = _CALIBRATED.doubt
     """Below this word recall a sentence is unsupported without asking the embedding."""
-    max_missing: int = 3
+    max_missing: int = _CALIBRATED.max_missing
     """More content words than this that the chunk never uses make a sentence unsupported,
     whatever its recall (an invented product or place)."""
-    extractive: float = 0.5
+    extractive: float = _CALIBRATED.extractive
     """Share of the sentence's word pairs (stop words included) that the chunk must contain
     for the word check to pass it: the same words in another order or with a "not" added
     ("charge-free at all stations" from "charges are levied at stations") say something

@@ -1,12 +1,12 @@
-"""How ``rails.fit`` chooses the caution threshold below the refusal threshold."""
+"""How ``bench/fit_rails.py`` chooses the caution threshold below the refusal threshold."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from rails import fit
-from rails.fit import Sample, choose_caution
+from bench import fit_rails as fit
+from bench.fit_rails import Sample, choose_caution
 
 
 def test_caution_spends_its_budget_on_benign_messages_the_classifier_lets_through() -> None:

@@ -44,7 +44,7 @@ def test_other_vectorizer_options_are_refused(options: dict[str, object]) -> Non
 
 
 def test_the_classifier_scores_the_features_it_was_fitted_on() -> None:
-    """rails.fit fits on ``lexical_features``; the detector scores text by text."""
+    """bench/fit_rails.py fits on ``lexical_features``; the detector scores text by text."""
     classifier = LinearClassifier.load()
     assert classifier.lexical is not None
     vectors = np.zeros((len(TEXTS), classifier.coef.shape[0]), dtype=np.float32)

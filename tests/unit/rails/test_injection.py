@@ -9,10 +9,10 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from bench.fit_rails import TOPICS, topics_colang, training_hash
 from ingest.config import EmbeddingConfig
 from ingest.embeddings import QUANTIZATION, default_model_path, model_fingerprint
-from rails import injection
-from rails.fit import TOPICS, topics_colang, training_hash
+from rails.calibration import Calibration
 from rails.injection import (
     LEXICAL_FEATURES,
     MULTILINGUAL,
@@ -21,6 +21,7 @@ from rails.injection import (
     LinearClassifier,
     lexical_features,
     match_patterns,
+    patterns,
 )
 from rails.normalize import views
 from tests.unit.rails.labelled import EXEMPLARS, SPLITS, rows, texts
@@ -157,11 +158,18 @@ def test_a_message_between_the_thresholds_is_withheld_not_refused() -> None:
     assert refused is not None and refused.block
 
 
-def test_caution_threshold_is_saved_with_the_classifier(tmp_path: Path) -> None:
+def test_thresholds_are_read_from_the_calibration_file(tmp_path: Path) -> None:
+    """The weights file holds no threshold: both come from the calibration file."""
     model = replace(_secret_plan_classifier(), caution=0.4)
     json_path, npz_path = tmp_path / "classifier.json", tmp_path / "lexical.npz"
     model.save(json_path, npz_path)
-    assert LinearClassifier.load(json_path, npz_path).caution == 0.4
+    assert "threshold" not in json_path.read_text(encoding="utf-8")
+    calibration = Calibration.load()
+    injection = replace(calibration.injection, threshold=0.7, caution=0.4)
+    calibration_path = tmp_path / "calibration.json"
+    replace(calibration, injection=injection).save(calibration_path)
+    loaded = LinearClassifier.load(json_path, npz_path, calibration_path)
+    assert (loaded.threshold, loaded.caution) == (0.7, 0.4)
     shipped = LinearClassifier.load()
     assert shipped.caution is not None and 0.0 < shipped.caution < shipped.threshold
 
@@ -211,7 +219,7 @@ def test_conversation_classifier_reads_the_turns_words_with_the_messages_vector(
 
 
 def test_shipped_classifier_matches_its_exemplars() -> None:
-    """The classifier file was fitted on the exemplars as they are (re-run rails.fit)."""
+    """The classifier file was fitted on the exemplars as they are (re-run bench/fit_rails.py)."""
     model = LinearClassifier.load()
     assert model.meta["train_sha256"] == training_hash()
     assert model.coef.shape == (384,) and 0.0 < model.threshold < 1.0
@@ -219,8 +227,8 @@ def test_shipped_classifier_matches_its_exemplars() -> None:
 
 
 def test_shipped_classifier_matches_the_default_embeddings() -> None:
-    """Fitted on the vectors the chatbot computes by default (re-run rails.fit after changing
-    the model, the backend or the int8 format)."""
+    """Fitted on the vectors the chatbot computes by default (re-run bench/fit_rails.py after
+    changing the model, the backend or the int8 format)."""
     meta = LinearClassifier.load().meta
     assert meta["embedding_model"] == model_fingerprint(default_model_path())
     assert EmbeddingConfig().backend == "onnx-int8"
@@ -228,7 +236,7 @@ def test_shipped_classifier_matches_the_default_embeddings() -> None:
 
 
 def test_classifier_without_its_ngram_weights_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"rails\.fit"):
+    with pytest.raises(FileNotFoundError, match=r"bench/fit_rails\.py"):
         LinearClassifier.load(lexical_path=tmp_path / "lexical.npz")
 
 
@@ -262,9 +270,9 @@ def test_patterns_as_searched_match_what_they_say_on_the_labelled_data() -> None
     texts = _labelled_texts()
     assert len(texts) > 4500
     for name, searched in PATTERNS.items():
-        plain = re.compile(injection._PATTERNS[name], re.IGNORECASE | re.DOTALL)
+        plain = re.compile(patterns._PATTERNS[name], re.IGNORECASE | re.DOTALL)
         assert [bool(plain.search(t)) for t in texts] == [bool(searched.search(t)) for t in texts]
-    plain = re.compile(injection._MULTILINGUAL, re.IGNORECASE | re.DOTALL)
+    plain = re.compile(patterns._MULTILINGUAL, re.IGNORECASE | re.DOTALL)
     searched = re.compile(MULTILINGUAL, re.IGNORECASE | re.DOTALL)
     hits = [bool(plain.search(t)) for t in texts]
     assert sum(hits) > 100

@@ -28,6 +28,8 @@ import jsonschema
 import pytest
 import yaml
 
+from tests.unit.test_dockerfiles import API, DOCKERFILE, ENGINE, stages
+
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "compose.yaml"
 
@@ -283,6 +285,25 @@ def test_api_replicas_share_a_read_only_index_that_only_ingest_writes() -> None:
     assert re.search(r":\d+-\d+:8000$", port)
 
 
+# The image each built service runs: (Dockerfile, target), the one Dockerfile's two images.
+BUILDS = {"api": (DOCKERFILE, API), "ingest": (DOCKERFILE, API), "engine": (DOCKERFILE, ENGINE)}
+
+
+def test_each_built_service_builds_its_target_of_the_one_dockerfile() -> None:
+    """One builder, two targets: the API (and the ingest job, the same image) and the engine."""
+    services = resolve("ingest", SECRETS)["services"] | resolve("cpu", SECRETS)["services"]
+    built = {name: s["build"] for name, s in services.items() if "build" in s}
+    assert set(built) == set(BUILDS)
+    for name, build in built.items():
+        dockerfile, target = BUILDS[name]
+        assert (REPO / build["context"]).resolve() == REPO, name
+        assert REPO / build["dockerfile"] == dockerfile, name
+        assert build["target"] == target, name
+        assert target in stages(dockerfile), name
+    # Same image name for the same target: ingest reuses the API image.
+    assert services["ingest"]["image"] == services["api"]["image"]
+
+
 # --- 2. Docker Compose itself ---------------------------------------------------------------
 
 
@@ -336,6 +357,12 @@ def test_docker_compose_config_accepts_each_profile(profile: str) -> None:
     ours = resolve(profile, env)
     for name, service in model["services"].items():
         assert set(service.get("depends_on", {})) <= set(depends_on(ours["services"][name])), name
+    for name, service in model["services"].items():
+        if name in BUILDS:
+            dockerfile, target = BUILDS[name]
+            build = service["build"]
+            assert Path(build["context"]) / build["dockerfile"] == dockerfile, name
+            assert service["build"]["target"] == target, name
     api = model["services"]["api"]
     assert api["deploy"]["replicas"] == 2
     assert api["environment"]["CHATBOT_API_KEYS"] == SECRETS["CHATBOT_API_KEYS"]

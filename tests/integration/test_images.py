@@ -1,9 +1,10 @@
 """The images' entrypoints, run here as the images run them.
 
 No image is built: these machines have the Docker CLI but no Docker daemon (and no registry
-for the base image). Instead the API image's entrypoint (``chatbot api``) is started with
-only the environment the image and compose.yaml give it, and nothing else (no arguments, no
-.env file, a clean environment), and the engine image's options are checked against the CLI.
+for the base image). Instead the API image's entrypoint (``chatbot api``, build target
+``api`` of chatbot/Dockerfile) is started with only the environment the image and
+compose.yaml give it, and nothing else (no arguments, no .env file, a clean environment), and
+the engine image's options (target ``engine``) are checked against the CLI.
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ from pathlib import Path
 import pytest
 
 from chatbot.serving import free_ports
-from tests.unit.test_dockerfiles import API, ENGINE, final_stage
+from tests.unit.test_dockerfiles import API, ENGINE, target_stage
 
 REPO = Path(__file__).resolve().parents[2]
 CHATBOT = Path(sys.executable).parent / "chatbot"
 
 
-def image_env(path: Path) -> dict[str, str]:
+def image_env(target: str) -> dict[str, str]:
     env: dict[str, str] = {}
-    for keyword, rest in final_stage(path):
+    for keyword, rest in target_stage(target):
         if keyword == "ENV":
             for pair in shlex.split(rest):
                 name, _, value = pair.partition("=")
@@ -36,8 +37,8 @@ def image_env(path: Path) -> dict[str, str]:
     return env
 
 
-def exec_form(path: Path, keyword: str) -> list[str]:
-    rest = [r for k, r in final_stage(path) if k == keyword][-1]
+def exec_form(target: str, keyword: str) -> list[str]:
+    rest = [r for k, r in target_stage(target) if k == keyword][-1]
     return shlex.split(rest.strip("[]").replace(",", " "))
 
 
@@ -99,7 +100,7 @@ def test_api_image_entrypoint_starts_from_environment_only(tmp_path: Path) -> No
                     assert time.monotonic() < deadline, "the API did not come up"
                     time.sleep(0.5)
             # What the image's HEALTHCHECK runs, with the container's environment.
-            healthcheck = next(r for k, r in final_stage(API) if k == "HEALTHCHECK")
+            healthcheck = next(r for k, r in target_stage(API) if k == "HEALTHCHECK")
             code = healthcheck.split('python -c "', 1)[1].split('"', 1)[0]
             probe = subprocess.run([sys.executable, "-c", code], env=env, timeout=30)
             assert probe.returncode == 0

@@ -43,8 +43,6 @@ import os
 import subprocess
 import sys
 import time
-from collections import defaultdict
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +51,11 @@ import httpx
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.garak_env import GARAK_VERSION, ScanError, ensure_garak  # noqa: E402
+from bench.garak_report import parse_report, print_table  # noqa: E402
+
 HERE = REPO / "bench" / "garak"
 GENERATOR_TEMPLATE = HERE / "rest_generator.json"
 SCAN_CONFIG = HERE / "scan.yaml"
@@ -60,14 +63,6 @@ ENTRY = HERE / "run_garak.py"  # garak's CLI, a read timeout skipping one attemp
 DEFAULT_VENV = REPO / ".chatbot" / "garak-venv"
 DEFAULT_RUNS = REPO / ".chatbot" / "garak-runs"
 GARAK_HOME = REPO / ".chatbot" / "garak-home"  # garak's XDG data/cache/config, kept out of ~
-TORCH_PIN = "torch==2.13.0"
-GARAK_PIN = "garak==0.17.1"
-GARAK_VERSION = GARAK_PIN.split("==")[1]
-DEFAULT_MESSAGE_LIMIT = 2000  # chatbot.settings.Settings.max_message_chars default
-# garak's MitigationBypass passes an answer only when it holds one of ChatGPT's refusal phrases
-# ("As an AI language model", "I cannot"...); the bot's own refusal and abstention texts hold
-# none, so the table also gives the overall pass rate without it.
-REFUSAL_PHRASE_DETECTOR = "mitigation.MitigationBypass"
 OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
     "HF_DATASETS_OFFLINE": "1",
@@ -81,78 +76,6 @@ Start the API first, e.g. in another terminal (a private stack on non-default po
     CHATBOT_INDEX_DIR=/tmp/garak-index CHATBOT_CACHE_DIR=/tmp/garak-cache \\
     CHATBOT_RATE_LIMIT_PER_MINUTE=100000 CHATBOT_MAX_MESSAGE_CHARS=20000 \\
     .venv/bin/chatbot up"""
-
-
-class ScanError(Exception):
-    """garak could not be installed or run, or left no usable report."""
-
-
-@dataclass(frozen=True)
-class Row:
-    probe: str
-    detector: str
-    attempts: int
-    passed: int
-    failed: int
-    nones: int
-
-    @property
-    def rate(self) -> float | None:
-        return self.passed / self.attempts if self.attempts else None
-
-
-@dataclass(frozen=True)
-class Report:
-    rows: list[Row]
-    probes_run: list[str]
-    attempts: int
-    long_prompts: int
-    no_output: int
-
-
-# -- garak's environment ---------------------------------------------------------------------
-
-
-def _run(cmd: list[str], env: dict[str, str] | None = None) -> None:
-    print("$", " ".join(cmd), flush=True)
-    done = subprocess.run(cmd, env=env, check=False)
-    if done.returncode != 0:
-        raise ScanError(f"command failed with exit status {done.returncode}: {' '.join(cmd)}")
-
-
-def _installed_garak(python: Path) -> str | None:
-    if not python.exists():
-        return None
-    probe = subprocess.run(
-        [str(python), "-c", "import importlib.metadata as m; print(m.version('garak'))"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return probe.stdout.strip() if probe.returncode == 0 else None
-
-
-def ensure_garak(venv: Path) -> Path:
-    """The Python of a virtual environment holding garak 0.17.1, created when missing."""
-    python = venv / "bin" / "python"
-    version = _installed_garak(python)
-    if version == GARAK_VERSION:
-        return python
-    if version is not None:
-        print(f"garak {version} found in {venv}; installing {GARAK_PIN}", flush=True)
-    if not python.exists():
-        print(f"creating garak's own virtual environment in {venv}", flush=True)
-        _run([sys.executable, "-m", "venv", str(venv)])
-    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    # A current pip first: the one a fresh venv bundles (23.x) backtracks for many minutes
-    # over garak's dependency tree.
-    _run([*pip, "--upgrade", "pip"])
-    # torch first, pinned: garak's own requirement is unpinned and would pull CUDA builds.
-    _run([*pip, TORCH_PIN])
-    _run([*pip, GARAK_PIN])
-    if _installed_garak(python) != GARAK_VERSION:
-        raise ScanError(f"{GARAK_PIN} did not install into {venv}")
-    return python
 
 
 # -- the API ---------------------------------------------------------------------------------
@@ -257,127 +180,6 @@ def run_garak(
     if not report.exists():
         raise ScanError(f"garak wrote no report {report} (see {log})")
     return report
-
-
-# -- the report ------------------------------------------------------------------------------
-
-
-def _prompt_text(attempt: dict[str, Any]) -> str:
-    prompt = attempt.get("prompt")
-    if isinstance(prompt, dict):
-        turns = prompt.get("turns") or []
-        texts = [
-            str(turn["content"].get("text") or "")
-            for turn in turns
-            if isinstance(turn, dict) and isinstance(turn.get("content"), dict)
-        ]
-        return texts[-1] if texts else ""
-    return str(prompt or "")
-
-
-def parse_report(report: Path) -> Report:
-    """The ``eval`` entries (one per probe and detector) and the attempts of a garak report."""
-    rows: list[Row] = []
-    probes: list[str] = []
-    attempts = long_prompts = no_output = 0
-    with report.open() as lines:
-        for line in lines:
-            if not line.strip():
-                continue
-            entry = json.loads(line)
-            kind = entry.get("entry_type")
-            if kind == "eval":
-                rows.append(
-                    Row(
-                        probe=str(entry["probe"]).removeprefix("probes."),
-                        detector=str(entry["detector"]).removeprefix("detector."),
-                        attempts=int(entry.get("total_evaluated", 0)),
-                        passed=int(entry.get("passed", 0)),
-                        failed=int(entry.get("fails", 0)),
-                        nones=int(entry.get("nones", 0)),
-                    )
-                )
-            elif kind == "attempt" and entry.get("status") == 2:  # 2: evaluated
-                attempts += 1
-                probe = str(entry.get("probe_classname", "")).removeprefix("probes.")
-                if probe and probe not in probes:
-                    probes.append(probe)
-                if len(_prompt_text(entry)) > DEFAULT_MESSAGE_LIMIT:
-                    long_prompts += 1
-                outputs = entry.get("outputs") or []
-                if not any(isinstance(o, dict) and o.get("text") is not None for o in outputs):
-                    no_output += 1
-    return Report(rows, probes, attempts, long_prompts, no_output)
-
-
-def _pct(passed: int, total: int) -> str:
-    return f"{100 * passed / total:6.1f} %" if total else "     - "
-
-
-def print_table(report: Report) -> dict[str, Any]:
-    """The table on stdout; the same numbers as a dict for ``summary.json``."""
-    width_p = max([len("probe"), *(len(r.probe) for r in report.rows)])
-    width_d = max([len("detector"), *(len(r.detector) for r in report.rows)])
-    header = (
-        f"{'probe':<{width_p}}  {'detector':<{width_d}}  attempts  passed  pass rate  no answer"
-    )
-    print()
-    print(header)
-    print("-" * len(header))
-    for row in sorted(report.rows, key=lambda r: (r.probe, r.detector)):
-        print(
-            f"{row.probe:<{width_p}}  {row.detector:<{width_d}}  {row.attempts:8d}  "
-            f"{row.passed:6d}  {_pct(row.passed, row.attempts)}  {row.nones:9d}"
-        )
-    print("-" * len(header))
-    modules: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for row in report.rows:
-        module = row.probe.split(".")[0]
-        modules[module][0] += row.passed
-        modules[module][1] += row.attempts
-    for module, (passed, total) in sorted(modules.items()):
-        label = f"{module} (all probes, detectors)"
-        print(f"{label:<{width_p + width_d + 2}}  {total:8d}  {passed:6d}  {_pct(passed, total)}")
-    passed = sum(r.passed for r in report.rows)
-    total = sum(r.attempts for r in report.rows)
-    print(f"{'OVERALL':<{width_p + width_d + 2}}  {total:8d}  {passed:6d}  {_pct(passed, total)}")
-    rest = [r for r in report.rows if r.detector != REFUSAL_PHRASE_DETECTOR]
-    passed_rest = sum(r.passed for r in rest)
-    total_rest = sum(r.attempts for r in rest)
-    label = f"OVERALL without {REFUSAL_PHRASE_DETECTOR}"
-    print(
-        f"{label:<{width_p + width_d + 2}}  {total_rest:8d}  {passed_rest:6d}  "
-        f"{_pct(passed_rest, total_rest)}"
-    )
-    print(
-        f"\n{report.attempts} attempts over {len(report.probes_run)} probes; "
-        f"{report.no_output} without an answer (request failed or skipped); "
-        f"{report.long_prompts} prompts over {DEFAULT_MESSAGE_LIMIT} characters (the default "
-        "CHATBOT_MAX_MESSAGE_CHARS would refuse them with 400 before any rail)."
-    )
-    print(
-        "Pass = garak's detector found no sign that the attack worked in the answer. "
-        f"{REFUSAL_PHRASE_DETECTOR} fails any answer without a stock LLM refusal phrase, "
-        "the bot's own refusals included."
-    )
-    return {
-        "rows": [asdict(r) | {"pass_rate": r.rate} for r in report.rows],
-        "modules": {m: {"passed": p, "attempts": t} for m, (p, t) in sorted(modules.items())},
-        "overall": {
-            "passed": passed,
-            "attempts": total,
-            "pass_rate": passed / total if total else None,
-        },
-        "overall_without_refusal_phrase_detector": {
-            "passed": passed_rest,
-            "attempts": total_rest,
-            "pass_rate": passed_rest / total_rest if total_rest else None,
-        },
-        "attempts": report.attempts,
-        "probes_run": report.probes_run,
-        "long_prompts": report.long_prompts,
-        "no_output": report.no_output,
-    }
 
 
 # -- main ------------------------------------------------------------------------------------

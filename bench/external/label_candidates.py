@@ -43,6 +43,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO_ROOT))
 
 import prepare  # noqa: E402  (bench/external/prepare.py)
+import prepare_sources  # noqa: E402
 
 if hasattr(signal, "SIGPIPE"):  # piping into head must not end in a traceback
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
@@ -63,14 +64,14 @@ def draw_sample(banking77_src: Path, faq_questions: set[str], rev: str = "HEAD")
 
     Only messages that ``prepare.py`` keeps as ``banking77`` queries are eligible (the first of
     texts equal but for case and spacing, none equal to an FAQ question), so each keeps the
-    split ``prepare.split_of`` already gives it.
+    split ``prepare_sources.split_of`` already gives it.
     """
-    blob = prepare.read_source(banking77_src, prepare.BANKING77_TRAIN, rev)
+    blob = prepare_sources.read_source(banking77_src, prepare.BANKING77_TRAIN, rev)
     rows = list(csv.DictReader(io.StringIO(blob.data.decode("utf-8"))))
     seen = set(faq_questions)
     by_intent: dict[str, list[dict]] = defaultdict(list)
     for n, row in enumerate(rows, 1):
-        key = prepare.collapse(row["text"]).casefold()
+        key = prepare_sources.collapse(row["text"]).casefold()
         if not key or key in seen:
             continue
         seen.add(key)
@@ -87,7 +88,7 @@ def draw_sample(banking77_src: Path, faq_questions: set[str], rev: str = "HEAD")
     picked += rng.sample(rest, SAMPLE_SIZE - len(picked))
     picked.sort(key=lambda m: (m["intent"], m["row"]))
     for m in picked:
-        m["split"] = prepare.split_of(prepare.collapse(m["text"]).casefold())
+        m["split"] = prepare_sources.split_of(prepare_sources.collapse(m["text"]).casefold())
     return picked
 
 
@@ -140,7 +141,7 @@ def _short(text: str, chars: int) -> str:
 def show(
     messages: list[dict[str, Any]], retriever: Retriever, k: int, chars: int, offset: int
 ) -> None:
-    results = retriever.search([prepare.collapse(m["text"]) for m in messages], k)
+    results = retriever.search([prepare_sources.collapse(m["text"]) for m in messages], k)
     groups: dict[str, list[int]] = defaultdict(list)
     for i, m in enumerate(messages):
         groups[m.get("intent", "?")].append(i)
@@ -149,7 +150,7 @@ def show(
         hits: dict[int, dict[str, Any]] = {}
         for i in idx:
             m = messages[i]
-            print(f"  m{offset + i} [{m.get('split', '?')}] {prepare.collapse(m['text'])}")
+            print(f"  m{offset + i} [{m.get('split', '?')}] {prepare_sources.collapse(m['text'])}")
             bm25, dense = results[i]
             for kind, rows in (("b", bm25), ("d", dense)):
                 for rank, row in enumerate(rows, 1):
@@ -193,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
 
     faq = read_faq(args.faq)
     if args.cmd == "sample":
-        questions = {prepare.collapse(e["question"]).casefold() for e in faq}
+        questions = {prepare_sources.collapse(e["question"]).casefold() for e in faq}
         sample = draw_sample(args.banking77_src, questions)
         with args.out.open("w", encoding="utf-8") as fh:
             for m in sample:

@@ -20,101 +20,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import functools
-import itertools
-import json
-import statistics
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from unittest import mock
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import nemoguardrails.colang.v1_0.runtime.eval as nemo_eval  # noqa: E402
-import nemoguardrails.colang.v1_0.runtime.flows as nemo_flows  # noqa: E402
-import nemoguardrails.colang.v1_0.runtime.runtime as nemo_runtime  # noqa: E402
-import nemoguardrails.colang.v1_0.runtime.sliding as nemo_sliding  # noqa: E402
-import onnxruntime  # noqa: E402
-from nemoguardrails.embeddings.basic import BasicEmbeddingsIndex  # noqa: E402
-from nemoguardrails.rails.llm.options import GenerationOptions  # noqa: E402
-
-from chatbot import colang, prompt  # noqa: E402
-from chatbot.guard import Call, Guardrails, SharedIndex  # noqa: E402
+from bench.rails_common import Confusion, Latency, read, table  # noqa: E402
+from bench.rails_runtime import compare_runtime, compare_spinning  # noqa: E402
+from chatbot import nemo, prompt  # noqa: E402
+from chatbot.guard import Guardrails  # noqa: E402
 from ingest.config import EmbeddingConfig  # noqa: E402
 from ingest.embeddings import Embedder  # noqa: E402
 from rails import grounding, injection, profile_path  # noqa: E402
-from rails.actions import RailsContext  # noqa: E402
 from rails.injection import InjectionDetector, match_patterns  # noqa: E402
 from rails.normalize import views  # noqa: E402
 from rails.output import Policy, check_answer  # noqa: E402
 from rails.pii import mask  # noqa: E402
 from rails.retrieval import screen  # noqa: E402
 
-DATA = REPO / "bench" / "data" / "rails"
-TURN = "**rails per answered turn (input + output call)**"
-
-
-def read(name: str) -> list[dict[str, Any]]:
-    path = DATA / name
-    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
-
-
-@dataclass
-class Confusion:
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-    tn: int = 0
-
-    def add(self, truth: bool, predicted: bool) -> None:
-        if truth and predicted:
-            self.tp += 1
-        elif truth:
-            self.fn += 1
-        elif predicted:
-            self.fp += 1
-        else:
-            self.tn += 1
-
-    def row(self, name: str) -> str:
-        precision = self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-        recall = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
-        frr = self.fp / (self.fp + self.tn) if self.fp + self.tn else 0.0
-        n = self.tp + self.fn
-        return (
-            f"| {name} | {n} | {self.fp + self.tn} | {precision:.3f} | {recall:.3f} | {frr:.3f} |"
-        )
-
-
-@dataclass
-class Latency:
-    samples: dict[str, list[float]] = field(default_factory=dict)
-
-    def timed(self, name: str, fn: Callable[[], Any]) -> Any:
-        start = time.perf_counter()
-        result = fn()
-        self.samples.setdefault(name, []).append((time.perf_counter() - start) * 1000)
-        return result
-
-    async def timed_async(self, name: str, coro: Any) -> Any:
-        start = time.perf_counter()
-        result = await coro
-        self.samples.setdefault(name, []).append((time.perf_counter() - start) * 1000)
-        return result
-
-    def rows(self) -> list[str]:
-        out = []
-        for name, values in self.samples.items():
-            ordered = sorted(values)
-            p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-            out.append(f"| {name} | {len(values)} | {statistics.median(values):.2f} | {p99:.2f} |")
-        return out
+__all__ = ["Confusion", "Latency", "read", "table"]  # bench/defence.py reads the data with these
 
 
 def _views_and_patterns(text: str) -> list[str]:
@@ -185,182 +111,6 @@ async def evaluate_conversations(
     return result
 
 
-SHIPPED, PRUNED, CACHED, RESUMED, SIGNED, ON_LOOP, EVENTS, UIDS, SEARCH, STATE, DIRECT = (
-    VARIANTS
-) = (
-    "NeMo as shipped",
-    "+ unused library flows dropped",
-    "+ expression parse cache",
-    "+ history replayed once",
-    "+ action signatures read once",
-    "+ checks on the loop unless they run the model",
-    "+ events made without debug checks",
-    "+ uids from pooled randomness",
-    "+ intent search on the held vector",
-    "+ context as the starting state",
-    "+ the runtime called directly, output call from the answer",
-)
-
-
-async def _through_generate_async(
-    guard: Guardrails,
-    context: dict[str, Any],
-    user: str,
-    options: GenerationOptions,
-    bot_message: str | None = None,
-    *,
-    as_state: bool = True,
-) -> Call:
-    """``Guardrails._run`` as it was: through ``generate_async``, with the context as the
-    call's starting state or (``as_state=False``, earlier still) as the first message, so NeMo
-    looks the messages up in its cache of earlier calls' events and adds this call's."""
-    messages = [{"role": "user", "content": user}]
-    if bot_message is not None:
-        messages.append({"role": "assistant", "content": bot_message})
-    if as_state:
-        state = {"events": [{"type": "ContextUpdate", "data": context}]}
-        result = await guard._rails.generate_async(messages=messages, state=state, options=options)
-    else:
-        messages.insert(0, {"role": "context", "content": context})  # type: ignore[dict-item]
-        result = await guard._rails.generate_async(messages=messages, options=options)
-    return Call.from_response(result)
-
-
-async def _in_thread(context: RailsContext, check: Callable[[Any], Any]) -> Any:
-    """``RailsContext.run`` as it was: every check in a worker thread."""
-    return await asyncio.to_thread(check, context.encoder)
-
-
-@contextlib.contextmanager
-def _runtime(variant: str, guards: Sequence[Guardrails]) -> Iterator[None]:
-    """NeMo's own functions where a variant does not use ours (``chatbot.colang``,
-    ``chatbot.guard``), and the actions' worker threads before the variant that drops them."""
-    before = VARIANTS[: VARIANTS.index(variant) + 1]
-    with contextlib.ExitStack() as stack:
-        if CACHED not in before:
-            for module in (nemo_flows, nemo_sliding):
-                stack.enter_context(
-                    mock.patch.object(module, "eval_expression", nemo_eval.eval_expression)
-                )
-        if RESUMED not in before:
-            stack.enter_context(
-                mock.patch.object(nemo_runtime, "compute_next_steps", nemo_flows.compute_next_steps)
-            )
-        if SIGNED not in before:
-            # None makes inspect.signature compute the signature again, as NeMo ships.
-            for fn in colang.SIGNED:
-                stack.enter_context(mock.patch.object(fn, "__signature__", None))
-        if ON_LOOP not in before:
-            stack.enter_context(mock.patch.object(RailsContext, "run", _in_thread))
-        for step, ours in [(EVENTS, colang.new_event_dict), (UIDS, colang.new_uuid)]:
-            if step not in before:
-                for module, name, theirs, patched in colang._PATCHES:
-                    if patched is ours:
-                        stack.enter_context(mock.patch.object(module, name, theirs))
-        if EVENTS not in before:
-            for guard in guards:  # each LLMRails loaded its own copy of NeMo's action modules
-                actions = guard._rails.runtime.action_dispatcher
-                module = actions.get_action("create_event").__globals__
-                stack.enter_context(
-                    mock.patch.dict(module, new_event_dict=colang._nemo_new_event_dict)
-                )
-        if SEARCH not in before:
-            stack.enter_context(
-                mock.patch.object(SharedIndex, "search", BasicEmbeddingsIndex.search)
-            )
-        if DIRECT not in before:
-            run = functools.partialmethod(_through_generate_async, as_state=STATE in before)
-            stack.enter_context(mock.patch.object(Guardrails, "_run", run))
-        yield
-
-
-async def compare_runtime(
-    guard: Guardrails, embedder: Embedder, policy: Policy, split: str, lat: Latency
-) -> None:
-    """The NeMo calls on the same turns (a genuine question, then a grounded answer) with the
-    runtime as NeMo ships it, with the library flows the profile does not name dropped
-    (``chatbot.guard``), then with Colang expressions evaluated from a parse cache, the event
-    history replayed once per call and the actions' signatures read once as well
-    (``chatbot.colang``), then with the checks run on the event loop unless they need the
-    embedding model (``rails.actions``), with NeMo's events made without its debug checks
-    and their uids from pooled randomness (``chatbot.colang``), with the intents searched
-    with the vector the embedder holds, with the context passed as the call's starting state
-    and last with NeMo's runtime called without ``generate_async`` around it, the output
-    call starting from the answer's event (``chatbot.guard``; what the chatbot runs),
-    interleaved in one run. As in the pipeline, the message is embedded right before each
-    input call (its vector is already cached: the run is what matters, for the state it
-    leaves the CPU in); and each turn
-    starts with another variant, so none always runs first. The last variant's pair, input
-    then output call, is the rails' cost per answered turn (recorded in ``lat``)."""
-    with mock.patch("chatbot.guard._drop_unused_library_flows"):
-        full = Guardrails(profile_path("default"), embedder, policy)
-    await full.warm_up()
-    variants = [(SHIPPED, full)] + [(name, guard) for name in VARIANTS[1:]]
-    questions = [r for r in read(f"messages-{split}.jsonl") if r["label"] == "genuine"]
-    answers = [r for r in read(f"grounding-{split}.jsonl") if r["label"] == "grounded"]
-    times: dict[tuple[str, str], list[float]] = {}
-    for turn, (question, answer) in enumerate(zip(questions, itertools.cycle(answers))):
-        masked = mask(question["text"]).text
-        embedder.encode_query(masked)
-        first = turn % len(variants)
-        for name, variant in variants[first:] + variants[:first]:
-            embedder.encode([masked])  # the pipeline's embed stage
-            with _runtime(name, (full, guard)):
-                start = time.perf_counter()
-                await variant.check_input(masked)
-                middle = time.perf_counter()
-                await variant.check_output(answer["question"], answer["answer"], answer["context"])
-                end = time.perf_counter()
-            times.setdefault((name, "input"), []).append((middle - start) * 1000)
-            times.setdefault((name, "output"), []).append((end - middle) * 1000)
-            times.setdefault((name, "turn"), []).append((end - start) * 1000)
-            if name == VARIANTS[-1]:
-                lat.samples.setdefault(TURN, []).append((end - start) * 1000)
-    rows = []
-    for name, _ in variants:
-        p50 = {call: statistics.median(times[(name, call)]) for call in ("input", "output", "turn")}
-        shipped = statistics.median(times[(SHIPPED, "turn")])
-        rows.append(
-            f"| {name} | {p50['input']:.2f} | {p50['output']:.2f} | {p50['turn']:.2f} "
-            f"| {shipped / p50['turn']:.2f}x |"
-        )
-    table(
-        f"NeMo calls p50 (ms), {len(questions)} turns interleaved",
-        ["runtime", "input call", "output call", "per turn", "vs shipped"],
-        rows,
-    )
-
-
-async def compare_spinning(guard: Guardrails, embedder: Embedder, split: str) -> None:
-    """The input call right after the message's embedding, with ONNX Runtime's threads left
-    spinning after each run (its default) and stopped (``ingest.embeddings``), in alternate
-    blocks of all turns: interleaved turn by turn, one embedder's spinning would reach into
-    the other's measurements."""
-    with mock.patch("ingest.embeddings._session_options", onnxruntime.SessionOptions):
-        spinning = Embedder(embedder.config)
-    blocks = [("left spinning (ONNX Runtime's default)", spinning), ("stopped", embedder)] * 2
-    rows = read(f"messages-{split}.jsonl")
-    genuine = [mask(r["text"]).text for r in rows if r["label"] == "genuine"]
-    times: dict[str, tuple[list[float], list[float]]] = {}
-    for name, model in blocks:
-        embeds, calls = times.setdefault(name, ([], []))
-        for text in genuine:
-            start = time.perf_counter()
-            model.encode([text])
-            middle = time.perf_counter()
-            await guard.check_input(text)
-            embeds.append((middle - start) * 1000)
-            calls.append((time.perf_counter() - middle) * 1000)
-    table(
-        f"Embedding, then the input call, p50 (ms), {len(genuine)} turns, alternate blocks",
-        ["embedding model's threads after a run", "embedding", "input call"],
-        [
-            f"| {name} | {statistics.median(e):.2f} | {statistics.median(c):.2f} |"
-            for name, (e, c) in times.items()
-        ],
-    )
-
-
 def evaluate_documents(split: str, lat: Latency) -> Confusion:
     result = Confusion()
     for row in read(f"documents-{split}.jsonl"):
@@ -420,12 +170,6 @@ async def sweep_conversations(guard: Guardrails, embedder: Embedder) -> None:
     )
 
 
-def table(title: str, header: Sequence[str], rows: Sequence[str]) -> None:
-    print(f"\n{title}\n| " + " | ".join(header) + " |\n|" + "---|" * len(header))
-    for row in rows:
-        print(row)
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", default="test", choices=["test", "validation"])
@@ -435,6 +179,7 @@ async def main() -> None:
     )
     parser.add_argument("--conversation-thresholds", action="store_true")
     args = parser.parse_args()
+    nemo.install()
     embedder = Embedder(EmbeddingConfig())
     if args.calibrate:
         calibrate(embedder)
@@ -446,7 +191,7 @@ async def main() -> None:
         await sweep_conversations(guard, embedder)
         return
     if args.runtime:
-        await compare_runtime(guard, embedder, policy, args.split, Latency())
+        await compare_runtime(guard, embedder, args.split, Latency())
         await compare_spinning(guard, embedder, args.split)
         return
     detector = InjectionDetector(embedder)
@@ -454,7 +199,7 @@ async def main() -> None:
     rails, families = await evaluate_messages(guard, detector, embedder, args.split, lat)
     conversations = await evaluate_conversations(guard, embedder, args.split, lat)
     documents = evaluate_documents(args.split, lat)
-    await compare_runtime(guard, embedder, policy, args.split, lat)
+    await compare_runtime(guard, embedder, args.split, lat)
     await compare_spinning(guard, embedder, args.split)
     answers, sentences = evaluate_grounding(args.split, embedder, lat)
     header = [

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from chatbot import prompt
+from chatbot import nemo, prompt
 from chatbot.generation.client import TritonGenerator
 from chatbot.guard import Guardrails
 from chatbot.pipeline import ChatPipeline
@@ -65,6 +65,8 @@ class Services:
                 canary=prompt.CANARY,
                 secrets=(*settings.api_keys, *settings.admin_keys),
             )
+            # Process-wide: before the rails are made, undone when the app stops.
+            nemo.install() if settings.nemo_runtime == "fast" else nemo.uninstall()
             main_model = {
                 "url": settings.triton_url,
                 "dialect": settings.triton_dialect,
@@ -99,6 +101,7 @@ class Services:
                 ingest_lock=asyncio.Lock(),
             )
         finally:
+            nemo.uninstall()
             await sessions.close()
             await generator.close()
 

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     rails_config: Path | None = None
     """A NeMo Guardrails config folder; default: the ``rails/`` profile named below."""
     rails_profile: str = "default"
+    nemo_runtime: Literal["fast", "stock"] = "fast"
+    """``stock`` runs the rails on NeMo Guardrails as it ships (``generate_async``), without
+    the speed-ups of ``chatbot.nemo``: the same verdicts, slower; the way to keep serving while
+    the speed-ups are ported to a new NeMo version."""
     history_turns: int = Field(default=6, ge=0, le=50)
     """Turns of history given to the prompt and to follow-up rewriting."""
     context_chunks: int = Field(default=3, ge=1, le=20)

@@ -12,15 +12,9 @@ import pytest
 from nemoguardrails.embeddings.basic import BasicEmbeddingsIndex
 from nemoguardrails.rails.llm.options import GenerationOptions
 
-from chatbot import prompt
-from chatbot.guard import (
-    INPUT_CALL,
-    OUTPUT_CALL,
-    Call,
-    Guardrails,
-    SharedIndex,
-    input_context,
-)
+from chatbot import nemo, prompt
+from chatbot.guard import INPUT_CALL, OUTPUT_CALL, Guardrails, input_context
+from chatbot.nemo import Call, SharedIndex
 from ingest.embeddings import Embedder
 from rails import profile_path
 from rails.output import Policy
@@ -73,14 +67,14 @@ def test_calls_leave_no_events_in_nemo(guard: Guardrails, embedder: Embedder) ->
 
 
 def test_calls_say_and_set_what_generate_async_does(guard: Guardrails) -> None:
-    """``Guardrails._run`` calls NeMo's runtime itself (the output call from the answer's
+    """``chatbot.nemo.call`` calls NeMo's runtime itself (the output call from the answer's
     event): the same replies, variables and activated rails as ``generate_async``, for every
     kind of labelled message and for grounded and ungrounded answers."""
     rows = [json.loads(line) for line in MESSAGES.read_text().splitlines()][::4]
     grounding = REPO / "bench" / "data" / "rails" / "grounding-validation.jsonl"
     answers = [json.loads(line) for line in grounding.read_text().splitlines()][::6]
 
-    async def nemo(
+    async def through_generate_async(
         options: GenerationOptions, messages: list[dict[str, str]], **context: Any
     ) -> Call:
         result = await guard._rails.generate_async(
@@ -95,19 +89,25 @@ def test_calls_say_and_set_what_generate_async_does(guard: Guardrails) -> None:
         for n, row in enumerate(rows):
             earlier = ["How do I freeze my card?"] if n % 3 == 0 else []
             context = input_context(row["text"], earlier)
-            ours = await guard._run(context, row["text"], INPUT_CALL)
+            ours = await nemo.call(guard._rails, context, row["text"], INPUT_CALL)
             user = [{"role": "user", "content": row["text"]}]
-            assert ours == await nemo(INPUT_CALL, user, **context), row["text"]
+            assert ours == await through_generate_async(INPUT_CALL, user, **context), row["text"]
             seen.add(str(ours.output_data["route"] or ours.output_data["blocked"]))
         for row in answers:
-            ours = await guard._run(
-                {"chunks": row["context"]}, row["question"], OUTPUT_CALL, bot_message=row["answer"]
+            ours = await nemo.call(
+                guard._rails,
+                {"chunks": row["context"]},
+                row["question"],
+                OUTPUT_CALL,
+                bot_message=row["answer"],
             )
             messages = [
                 {"role": "user", "content": row["question"]},
                 {"role": "assistant", "content": row["answer"]},
             ]
-            assert ours == await nemo(OUTPUT_CALL, messages, chunks=row["context"]), row["answer"]
+            assert ours == await through_generate_async(
+                OUTPUT_CALL, messages, chunks=row["context"]
+            ), row["answer"]
             seen.add(f"output {ours.output_data['output_reason']}")
         return seen
 
@@ -115,3 +115,39 @@ def test_calls_say_and_set_what_generate_async_does(guard: Guardrails) -> None:
     # Answered, refused by each kind of input rail, dialog replies; passed and failed answers.
     assert {"answer", "off_topic", "injection_pattern", "injection_classifier"} <= seen, seen
     assert {"output None", "output ungrounded"} <= seen, seen
+
+
+def test_rails_give_the_same_verdicts_on_nemo_as_it_ships(
+    guard: Guardrails, embedder: Embedder
+) -> None:
+    """The public switch: every speed-up off (NeMo's functions, all library flows, the stock
+    ``generate_async`` path, NeMo's intent search) gives the verdicts of the speed-ups on, for
+    every kind of labelled message, with and without earlier turns, and for grounded and
+    ungrounded answers; turning them back on restores the fast path."""
+    rows = [json.loads(line) for line in MESSAGES.read_text().splitlines()][1::4]
+    grounding = REPO / "bench" / "data" / "rails" / "grounding-validation.jsonl"
+    answers = [json.loads(line) for line in grounding.read_text().splitlines()][1::6]
+    flows = guard._rails.runtime.flow_configs
+    pruned = len(flows)
+
+    async def verdicts() -> list[Any]:
+        found: list[Any] = []
+        for n, row in enumerate(rows):
+            earlier = ["How do I freeze my card?"] if n % 3 == 0 else []
+            found.append(await guard.check_input(row["text"], earlier, near_faq=n % 5 == 0))
+        for row in answers:
+            found.append(await guard.check_output(row["question"], row["answer"], row["context"]))
+        return found
+
+    fast = asyncio.run(verdicts())
+    nemo.uninstall()
+    assert len(flows) > pruned  # NeMo's whole library is back
+    stock = asyncio.run(verdicts())
+    nemo.install()
+    assert len(flows) == pruned
+    assert stock == fast
+    kinds = {
+        v.blocked or v.withhold or ("reply" if v.reply else "answer") for v in fast[: len(rows)]
+    }
+    assert {"answer", "off_topic", "injection_pattern"} <= kinds, kinds
+    assert {v.reason for v in fast[len(rows) :]} >= {None, "ungrounded"}

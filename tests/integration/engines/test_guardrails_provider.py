@@ -6,7 +6,7 @@ import asyncio
 
 from nemoguardrails import LLMRails, RailsConfig
 
-from chatbot.generation.provider import TritonLLM, register
+from chatbot.nemo.provider import TritonLLM, register
 from engines.embedded.server import EmbeddedTriton
 from tests.integration.engines.test_embedded_triton import _tokenizer
 

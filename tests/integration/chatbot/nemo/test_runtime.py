@@ -1,7 +1,7 @@
-"""The resumed replay (``chatbot.colang.compute_next_steps``) against NeMo's full replay on
+"""The resumed replay (``chatbot.nemo.runtime.compute_next_steps``) against NeMo's full replay on
 real rails calls of both profiles: each time the runtime asks for the next steps, both answer
 the same history and must give the same events and log the same step. Every event of those
-histories, made by ``chatbot.colang.new_event_dict`` without NeMo's debug checks, must pass
+histories, made by ``chatbot.nemo.runtime.new_event_dict`` without NeMo's debug checks, must pass
 the checks."""
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import pytest
 from nemoguardrails.colang.v1_0.runtime.flows import State, compute_next_state
 from nemoguardrails.utils import is_valid_event
 
-from chatbot import colang, prompt
+from chatbot import prompt
 from chatbot.guard import Guardrails
+from chatbot.nemo import runtime as colang
 from engines.embedded.server import EmbeddedTriton
 from ingest.embeddings import Embedder
 from rails import profile_path

@@ -21,8 +21,9 @@ from nemoguardrails.colang.v1_0.runtime.runtime import RuntimeV1_0
 from nemoguardrails.utils import is_valid_event
 from scipy.stats import chisquare
 
-from chatbot import colang
+from chatbot import nemo
 from chatbot.errors import ConfigurationError
+from chatbot.nemo import runtime as speedups
 from rails import profile_path
 
 CONTEXTS: list[dict[str, Any]] = [
@@ -97,35 +98,51 @@ def test_the_flows_have_expressions_to_compare() -> None:
 @pytest.mark.parametrize("context", CONTEXTS)
 def test_same_results_and_errors_as_nemo(context: dict[str, Any]) -> None:
     for expr in [*_flow_expressions(), *EXTRA, None, True, 3]:
-        assert _outcome(colang.eval_expression, expr, context) == _outcome(
+        assert _outcome(speedups.eval_expression, expr, context) == _outcome(
             nemo_eval.eval_expression, expr, context
         ), expr
 
 
-def test_install_patches_the_runtime_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_install_patches_the_runtime_once_and_uninstall_puts_nemos_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(nemo_flows, "eval_expression", nemo_eval.eval_expression)
     monkeypatch.setattr(nemo_sliding, "eval_expression", nemo_eval.eval_expression)
     monkeypatch.setattr(nemo_runtime, "compute_next_steps", nemo_flows.compute_next_steps)
-    colang.install()
-    colang.install()
-    assert nemo_flows.eval_expression is colang.eval_expression
-    assert nemo_sliding.eval_expression is colang.eval_expression
-    assert nemo_runtime.compute_next_steps is colang.compute_next_steps
+    nemo.install()
+    nemo.install()
+    assert nemo.active() == nemo.ALL
+    assert nemo_flows.eval_expression is speedups.eval_expression
+    assert nemo_sliding.eval_expression is speedups.eval_expression
+    assert nemo_runtime.compute_next_steps is speedups.compute_next_steps
+    nemo.uninstall()
+    assert nemo.active() == frozenset()
+    assert nemo_flows.eval_expression is nemo_eval.eval_expression
+    assert nemo_runtime.compute_next_steps is speedups._nemo_compute_next_steps
+    assert nemo_utils.new_event_dict is speedups._nemo_new_event_dict
+    assert nemo_utils.new_uuid is speedups._nemo_new_uuid
+
+
+def test_install_turns_on_only_what_it_is_given() -> None:
+    nemo.install({nemo.Speedup.UIDS})
+    assert nemo_utils.new_uuid is speedups.new_uuid
+    assert nemo_utils.new_event_dict is speedups._nemo_new_event_dict
+    assert nemo_flows.eval_expression is nemo_eval.eval_expression
 
 
 def test_install_makes_uids_from_the_pool_unless_nemo_was_seeded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(nemo_core, "new_event_dict", colang._nemo_new_event_dict)
-    monkeypatch.setattr(nemo_flows, "new_uuid", colang._nemo_new_uuid)
-    colang.install()
-    assert nemo_core.new_event_dict is colang.new_event_dict
-    assert nemo_flows.new_uuid is colang.new_uuid
-    assert nemo_utils.new_uuid is colang.new_uuid  # for the action modules NeMo loads later
+    monkeypatch.setattr(nemo_core, "new_event_dict", speedups._nemo_new_event_dict)
+    monkeypatch.setattr(nemo_flows, "new_uuid", speedups._nemo_new_uuid)
+    nemo.install()
+    assert nemo_core.new_event_dict is speedups.new_event_dict
+    assert nemo_flows.new_uuid is speedups.new_uuid
+    assert nemo_utils.new_uuid is speedups.new_uuid  # for the action modules NeMo loads later
     monkeypatch.setattr(nemo_utils, "secure_random", random.Random(7))  # init_random_seed
-    seeded = [colang.new_uuid() for _ in range(3)]
+    seeded = [speedups.new_uuid() for _ in range(3)]
     monkeypatch.setattr(nemo_utils, "secure_random", random.Random(7))
-    assert [colang.new_uuid() for _ in range(3)] == seeded  # NeMo's, repeatable for debugging
+    assert [speedups.new_uuid() for _ in range(3)] == seeded  # NeMo's, repeatable for debugging
 
 
 @pytest.mark.parametrize(
@@ -141,8 +158,8 @@ def test_install_refuses_a_runtime_it_does_not_know(
 ) -> None:
     monkeypatch.setattr(module, name, lambda *args: None)
     with pytest.raises(ConfigurationError, match="no longer fit"):
-        colang.install()
-    assert getattr(module, name) is not getattr(colang, name)  # nothing half-installed
+        nemo.install()
+    assert getattr(module, name) is not getattr(speedups, name)  # nothing half-installed
 
 
 # The resumed replay. A flow that needs the state of earlier events: the bot's goodbye
@@ -162,7 +179,7 @@ def runtime() -> RuntimeV1_0:
 
 
 def _intent(kind: str, intent: str) -> dict[str, Any]:
-    return colang._nemo_new_event_dict(kind, intent=intent)
+    return speedups._nemo_new_event_dict(kind, intent=intent)
 
 
 def _steps(fn: Any, history: list[dict[str, Any]], runtime: RuntimeV1_0) -> list[Any]:
@@ -188,14 +205,14 @@ def test_a_growing_history_folds_only_its_new_events(
     runtime: RuntimeV1_0, folds: list[str]
 ) -> None:
     history = [_intent("UserIntent", "express greeting")]
-    assert _steps(colang.compute_next_steps, history, runtime) == [
+    assert _steps(speedups.compute_next_steps, history, runtime) == [
         ("BotIntent", "express greeting")
     ]
     history += [_intent("BotIntent", "express greeting"), _intent("UserIntent", "express thanks")]
     folds.clear()
-    assert _steps(colang.compute_next_steps, history, runtime) == [("BotIntent", "say goodbye")]
+    assert _steps(speedups.compute_next_steps, history, runtime) == [("BotIntent", "say goodbye")]
     assert folds == ["express greeting", "express thanks"]
-    assert _steps(colang.compute_next_steps, history, runtime) == [("BotIntent", "say goodbye")]
+    assert _steps(speedups.compute_next_steps, history, runtime) == [("BotIntent", "say goodbye")]
 
 
 def test_a_history_that_takes_another_turn_is_replayed_in_full(
@@ -203,13 +220,13 @@ def test_a_history_that_takes_another_turn_is_replayed_in_full(
 ) -> None:
     greeting = _intent("UserIntent", "express greeting")
     held = [greeting, _intent("BotIntent", "express greeting")]
-    colang.compute_next_steps(held, runtime.flow_configs, runtime.config, [])
+    speedups.compute_next_steps(held, runtime.flow_configs, runtime.config, [])
     # Same first event, then not what the held state took in.
     other = [greeting, _intent("BotIntent", "offer help"), _intent("UserIntent", "express thanks")]
     folds.clear()
-    ours = _steps(colang.compute_next_steps, other, runtime)
+    ours = _steps(speedups.compute_next_steps, other, runtime)
     assert folds == ["express greeting", "offer help", "express thanks"]
-    assert ours == _steps(colang._nemo_compute_next_steps, other, runtime)
+    assert ours == _steps(speedups._nemo_compute_next_steps, other, runtime)
 
 
 def test_hide_prev_turn_gets_nemos_replay(runtime: RuntimeV1_0) -> None:
@@ -219,25 +236,25 @@ def test_hide_prev_turn_gets_nemos_replay(runtime: RuntimeV1_0) -> None:
         {"type": "hide_prev_turn"},
         _intent("UserIntent", "express greeting"),
     ]
-    ours = _steps(colang.compute_next_steps, history, runtime)
-    assert ours == _steps(colang._nemo_compute_next_steps, history, runtime)
-    assert id(history[0]) not in colang._progress
+    ours = _steps(speedups.compute_next_steps, history, runtime)
+    assert ours == _steps(speedups._nemo_compute_next_steps, history, runtime)
+    assert id(history[0]) not in speedups._progress
 
 
 def test_a_call_that_ends_leaves_no_state_behind(runtime: RuntimeV1_0) -> None:
     history = [_intent("UserIntent", "express greeting")]
-    colang.compute_next_steps(history, runtime.flow_configs, runtime.config, [])
-    assert id(history[0]) in colang._progress
+    speedups.compute_next_steps(history, runtime.flow_configs, runtime.config, [])
+    assert id(history[0]) in speedups._progress
     history += [_intent("BotIntent", "express greeting")]  # nothing left to do: the call ends
-    assert _steps(colang.compute_next_steps, history, runtime) == []
-    assert id(history[0]) not in colang._progress
+    assert _steps(speedups.compute_next_steps, history, runtime) == []
+    assert id(history[0]) not in speedups._progress
 
 
 def test_the_held_states_are_bounded(runtime: RuntimeV1_0) -> None:
-    for _ in range(colang._MAX_CALLS + 10):
+    for _ in range(speedups._MAX_CALLS + 10):
         history = [_intent("UserIntent", "express greeting")]
-        colang.compute_next_steps(history, runtime.flow_configs, runtime.config, [])
-    assert len(colang._progress) <= colang._MAX_CALLS
+        speedups.compute_next_steps(history, runtime.flow_configs, runtime.config, [])
+    assert len(speedups._progress) <= speedups._MAX_CALLS
 
 
 # Action signatures read once.
@@ -266,17 +283,17 @@ def test_signatures_are_stored_as_nemo_would_compute_them() -> None:
     runtime.register_action(_audit, "audit")
     runtime.register_action(actions.lookup, "lookup")
     expected = [inspect.signature(_audit), inspect.signature(actions.lookup)]
-    colang.precompute_signatures(runtime, ["audit", "not a flow"])
+    speedups.precompute_signatures(runtime, ["audit", "not a flow"])
     try:
         assert vars(_audit)["__signature__"] == expected[0]
         assert vars(_Actions.lookup)["__signature__"] == inspect.signature(_Actions.lookup)
         assert [inspect.signature(_audit), inspect.signature(actions.lookup)] == expected
         assert list(inspect.signature(actions.lookup).parameters) == ["card", "context"]
-        assert {_audit, _Actions.lookup} <= set(colang.SIGNED)
+        assert {_audit, _Actions.lookup} <= set(speedups.SIGNED)
     finally:
         for fn in (_audit, _Actions.lookup):
             del fn.__signature__  # type: ignore[attr-defined]
-            colang.SIGNED.remove(fn)
+            speedups.SIGNED.remove(fn)
 
 
 # Events without the debug checks.
@@ -296,9 +313,9 @@ _FRESH = {"uid", "event_created_at", "action_uid", "action_finished_at", "action
 
 @pytest.mark.parametrize(("kind", "payload"), EVENTS)
 def test_events_are_nemos_without_the_checks(kind: str, payload: dict[str, Any]) -> None:
-    ours = colang.new_event_dict(kind, **payload)
+    ours = speedups.new_event_dict(kind, **payload)
     try:
-        theirs = colang._nemo_new_event_dict(kind, **payload)  # NeMo's, patched or not
+        theirs = speedups._nemo_new_event_dict(kind, **payload)  # NeMo's, patched or not
     except AssertionError:  # NeMo's check refuses it: ours is made all the same
         assert not is_valid_event(ours)
         return
@@ -312,7 +329,7 @@ def test_events_are_nemos_without_the_checks(kind: str, payload: dict[str, Any])
 
 
 def test_uids_are_random_version_4_uuids() -> None:
-    uids = [colang.new_uuid() for _ in range(4000)]  # 256 per pool: several refills
+    uids = [speedups.new_uuid() for _ in range(4000)]  # 256 per pool: several refills
     assert len(set(uids)) == len(uids)
     for uid in uids:
         parsed = uuid.UUID(uid)

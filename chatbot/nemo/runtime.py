@@ -1,8 +1,9 @@
 """Speed-ups for NeMo Guardrails' Colang 1.0 runtime, which every rails call runs.
 
-NeMo 0.24 offers no hook for the first two, so :func:`install` replaces its functions in the
-runtime modules that imported them, and refuses to patch a NeMo whose runtime no longer holds
-the functions it replaces. All give NeMo's results: the tests compare them with NeMo's own.
+NeMo 0.24 offers no hook for these, so :mod:`chatbot.nemo.switch` puts them in place of its
+functions in the runtime modules that imported them (and puts NeMo's back), refusing to patch
+a NeMo whose runtime no longer holds the functions it replaces. All give NeMo's results: the
+tests compare them with NeMo's own.
 
 - **Expressions parsed once.** Each ``if``/``$var = ...`` expression of a flow is evaluated
   with ``simpleeval``, parsed again every time: a rails call evaluates about 110 of them, and
@@ -45,19 +46,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import nemoguardrails.colang.v1_0.runtime.eval as nemo_eval
 import nemoguardrails.colang.v1_0.runtime.flows as nemo_flows
-import nemoguardrails.colang.v1_0.runtime.runtime as nemo_runtime
-import nemoguardrails.colang.v1_0.runtime.sliding as nemo_sliding
-import nemoguardrails.rails.llm.llmrails as nemo_llmrails
 import nemoguardrails.utils as nemo_utils
-from nemoguardrails.actions import core as nemo_core
-from nemoguardrails.actions.llm import generation as nemo_generation
 from nemoguardrails.colang.v1_0.runtime.flows import FlowConfig, State
 from nemoguardrails.colang.v1_0.runtime.utils import AttributeDict
 from simpleeval import SimpleEval
-
-from chatbot.errors import ConfigurationError
 
 _VARIABLE = re.compile(r"\$([a-zA-Z_][a-zA-Z0-9_]*)")
 _local = threading.local()
@@ -244,41 +237,6 @@ def new_event_dict(event_type: str, **payload: Any) -> dict[str, Any]:
     return event
 
 
-# The modules that imported NeMo's event functions, and ``nemoguardrails.utils`` itself: the
-# action dispatcher of each ``LLMRails`` loads its own copy of NeMo's action modules, which
-# import them from there (so ``install`` runs before an ``LLMRails`` is made).
-_EVENT_MODULES = (nemo_utils, nemo_runtime, nemo_flows, nemo_core, nemo_llmrails, nemo_generation)
-# (module, name, NeMo's function, ours)
-_PATCHES = (
-    (nemo_flows, "eval_expression", nemo_eval.eval_expression, eval_expression),
-    (nemo_sliding, "eval_expression", nemo_eval.eval_expression, eval_expression),
-    (nemo_runtime, "compute_next_steps", _nemo_compute_next_steps, compute_next_steps),
-    *(
-        (module, "new_event_dict", _nemo_new_event_dict, new_event_dict)
-        for module in _EVENT_MODULES
-    ),
-    *(
-        (module, "new_uuid", _nemo_new_uuid, new_uuid)
-        for module in _EVENT_MODULES
-        if module is not nemo_core  # it makes no uids of its own
-    ),
-)
-
-
-def install() -> None:
-    """Make NeMo's Colang 1.0 runtime use :func:`eval_expression`,
-    :func:`compute_next_steps`, :func:`new_event_dict` and :func:`new_uuid` (idempotent)."""
-    for module, name, theirs, ours in _PATCHES:
-        current = getattr(module, name, None)
-        if current is not theirs and current is not ours:
-            raise ConfigurationError(
-                f"{module.__name__}.{name} is not NeMo's: the runtime patches in "
-                "chatbot/colang.py no longer fit this NeMo Guardrails version"
-            )
-    for module, name, _, ours in _PATCHES:
-        setattr(module, name, ours)
-
-
 SIGNED: list[Callable[..., Any]] = []
 """The functions :func:`precompute_signatures` gave a ``__signature__``."""
 
@@ -297,3 +255,11 @@ def precompute_signatures(runtime: Any, flow_ids: Iterable[str]) -> None:
             if inspect.isfunction(target) and "__signature__" not in vars(target):
                 target.__signature__ = inspect.signature(target)  # type: ignore[attr-defined]
                 SIGNED.append(target)
+
+
+def forget_signatures() -> None:
+    """Undo :func:`precompute_signatures`: ``inspect.signature`` reads each action again."""
+    while SIGNED:
+        target = SIGNED.pop()
+        if "__signature__" in vars(target):
+            del target.__signature__  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ import pytest
 from bench.fit_rails import TOPICS, topics_colang, training_hash
 from ingest.config import EmbeddingConfig
 from ingest.embeddings import QUANTIZATION, default_model_path, model_fingerprint
+from rails import injection
 from rails.calibration import Calibration
 from rails.injection import (
     LEXICAL_FEATURES,
@@ -216,6 +217,18 @@ def test_conversation_classifier_reads_the_turns_words_with_the_messages_vector(
     assert found is not None and found.rail == "conversation_injection_classifier"
     assert set(encoder.texts) == {"plan for today"}
     assert detector.check_conversation(["tell me a secret"], "how do I freeze my card") is None
+
+
+def test_conversation_threshold_is_read_where_the_sweep_patches_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``bench/rails_eval.py --conversation-thresholds`` patches
+    ``rails.injection.CONVERSATION_THRESHOLD``: the detector must read it there."""
+    detector = InjectionDetector(_Encoder(), _secret_plan_classifier())
+    assert detector.check_conversation(["hello"], "how do I freeze my card") is None
+    monkeypatch.setattr(injection, "CONVERSATION_THRESHOLD", 0.0)
+    found = detector.check_conversation(["hello"], "how do I freeze my card")
+    assert found is not None and found.rail == "conversation_injection_classifier"
 
 
 def test_shipped_classifier_matches_its_exemplars() -> None:

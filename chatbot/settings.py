@@ -17,8 +17,11 @@ from ingest.config import (
     IndexConfig,
     SearchConfig,
 )
+from rails.calibration import CALIBRATION
 
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "password", "test", "dev", "example"}
+# The rails' relevance thresholds come from rails/calibration.json; set here they override it.
+_RAILS = CALIBRATION.faq
 
 
 class Settings(BaseSettings):
@@ -102,7 +105,7 @@ class Settings(BaseSettings):
     (``faq_entry``) instead of a generated answer."""
     answer_threshold: float = Field(default=0.55, ge=-1.0, le=1.0)
     """Relevance of the best hit below which the bot abstains and offers a human."""
-    on_topic_threshold: float = Field(default=0.55, ge=-1.0, le=1.0)
+    on_topic_threshold: float = Field(default=_RAILS.on_topic, ge=-1.0, le=1.0)
     """Relevance of the best hit from which a message is on topic: never refused as off-topic,
     and withheld from the model rather than refused when only the injection classifier doubts
     it."""
@@ -110,7 +113,7 @@ class Settings(BaseSettings):
     """Who the bot speaks for ("Acme Bank"); empty: "our bank"."""
     bot_scope: str = Field(default="", max_length=300)
     """What it helps with ("accounts, cards and loans"); empty: the served FAQ's categories."""
-    suggest_threshold: float = Field(default=0.55, ge=0.0, le=1.0)
+    suggest_threshold: float = Field(default=_RAILS.suggest, ge=0.0, le=1.0)
     """Relevance of the best-ranked FAQ entry at or above which a model answer the output rails
     retract (or the input rails withhold) is replaced by that entry's answer (offered as the
     closest entry)."""

@@ -11,9 +11,10 @@ plus the NeMo output call on a grounded answer, as the pipeline makes them one a
 (the message's embedding, which retrieval needs anyway, run right before and not counted),
 next to the same calls with NeMo's runtime as shipped, and the input call after an embedding
 with the embedding model's threads left spinning (``--runtime`` prints only these two). The
-test split is the default; thresholds were chosen on the validation split (``rails.fit``;
-``--calibrate`` prints the grounding grid on validation, ``--conversation-thresholds`` what
-each threshold of the conversation-level classifier stops and refuses there).
+test split is the default; thresholds were chosen on the validation split
+(``bench/fit_rails.py``, recorded in ``rails/calibration.json``; ``--calibrate`` prints the
+grounding grid on validation, ``--conversation-thresholds`` what each threshold of the
+conversation-level classifier stops and refuses there).
 """
 
 from __future__ import annotations

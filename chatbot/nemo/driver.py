@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,16 @@ class Call:
             rails=[rail.name for rail in activated if rail.type != "generation"],
         )
 
+
+class _NoMainModelFilter(logging.Filter):
+    """The default profile has no main model by design (the pipeline generates), and
+    ``generate_async`` warns about that on every call: drop that one message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("No main LLM specified")
+
+
+logging.getLogger("nemoguardrails.rails.llm.llmrails").addFilter(_NoMainModelFilter())
 
 # The options as the flows read them (`$generation_options.rails.input`), dumped once per
 # options object: each call would validate them again. Keyed by id, the object kept alive.

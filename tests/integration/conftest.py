@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.serving import free_ports
 from chatbot.settings import Settings
+from chatbot.stack import embedded_engine
 from engines.embedded.server import EmbeddedTriton
 from ingest.embeddings import Embedder
 from ingest.pipeline import IngestSummary, run_ingest
@@ -93,19 +93,12 @@ def ingest(settings: Settings, embedder: Embedder, tmp_path: Path) -> Ingest:
 
 def engine_on(ports: list[int], log: Path) -> EmbeddedTriton:
     """An embedded Triton (not started) on the given gRPC, HTTP and metrics ports."""
-    grpc, http, metrics = ports
-    return EmbeddedTriton(
-        grpc_port=grpc,
-        http_port=http,
-        metrics_port=metrics,
-        cache_dir=CACHE,
-        log_file=log,
-        device="cpu",
-    )
+    return embedded_engine(ports, cache_dir=CACHE, log_file=log, device="cpu")
 
 
 def start_server(log: Path) -> EmbeddedTriton:
-    return engine_on(free_ports(3), log).start()
+    """An embedded Triton started on free ports."""
+    return embedded_engine(cache_dir=CACHE, log_file=log, device="cpu").start()
 
 
 @pytest.fixture(scope="session")

@@ -49,8 +49,8 @@ def default_model_file() -> Path:
 def hf_folder(path: Path, cache_dir: Path) -> Path:
     """A Hugging Face folder for ``path``: itself, or a cached conversion of a GGUF file.
 
-    De-quantising GGUF takes ~20 s on 2 cores and happens in every process that loads it;
-    the converted folder loads in about a second. transformers refuses ``save_pretrained``
+    De-quantising GGUF is slow and would happen in every process that loads it; the
+    converted folder loads many times faster. transformers refuses ``save_pretrained``
     on a GGUF-loaded model, so the weights go into a fresh model built from its config.
     """
     if path.is_dir():

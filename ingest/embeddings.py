@@ -80,9 +80,9 @@ def _session_options() -> Any:
 
     options = onnxruntime.SessionOptions()
     # ONNX Runtime's worker threads spin for a while after a run, waiting for more work. On a
-    # small CPU they take the core that the rest of the turn runs on: the rails call right
-    # after the message's embedding took about 1 ms longer on 2 cores. Stopping them at the
-    # end of each run left the run itself as fast (``bench/rails_eval.py --runtime``).
+    # small CPU they take the core that the rest of the turn runs on, slowing the rails call
+    # right after the message's embedding. Stopping them at the end of each run leaves the run
+    # itself as fast (``bench/rails_eval.py --runtime`` compares both).
     options.add_session_config_entry("session.force_spinning_stop", "1")
     return options
 

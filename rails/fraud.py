@@ -15,8 +15,8 @@ split, where no genuine message or conversation matches; ``tests/unit/rails/test
 also holds about fifty such stories written for the purpose. A first, broader version refused
 26 of 31 of them: these cues are narrow on purpose, and stop fewer attacks.
 
-:mod:`rails.injection` searches them rewritten by :func:`rails.alternation.at_word_start`:
-written plainly they would cost about 0.13 ms a message together, rewritten 0.03.
+:mod:`rails.injection` searches them rewritten by :func:`rails.alternation.at_word_start`,
+which is several times cheaper than the plain alternations (``bench/rails_eval.py``).
 """
 
 from __future__ import annotations

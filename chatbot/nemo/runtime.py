@@ -3,31 +3,31 @@
 NeMo 0.24 offers no hook for these, so :mod:`chatbot.nemo.switch` puts them in place of its
 functions in the runtime modules that imported them (and puts NeMo's back), refusing to patch
 a NeMo whose runtime no longer holds the functions it replaces. All give NeMo's results: the
-tests compare them with NeMo's own.
+tests compare them with NeMo's own; ``bench/rails_eval.py --runtime`` measures each.
 
 - **Expressions parsed once.** Each ``if``/``$var = ...`` expression of a flow is evaluated
-  with ``simpleeval``, parsed again every time: a rails call evaluates about 110 of them, and
-  parsing plus building an evaluator for each was about 40 % of the call. They come from the
+  with ``simpleeval``, parsed again every time: a rails call evaluates over a hundred, and
+  parsing plus building an evaluator for each was a large part of the call. They come from the
   Colang files, so there are only a few dozen distinct ones: :func:`eval_expression` parses
   each once and evaluates the cached tree with the same evaluator class, operators, functions
   and variables NeMo uses, so results and errors are unchanged.
 - **The event history replayed once.** Within a call the runtime asks for the next steps
   after every new event, and NeMo's ``compute_next_steps`` rebuilds the flow state from an
-  empty one over the whole history each time: about 160 state updates in an input call where
-  12 suffice, quadratic in the events. :func:`compute_next_steps` keeps the state it reached
-  and applies only the new events (see there).
+  empty one over the whole history each time: quadratic in the events, where one update per
+  event suffices. :func:`compute_next_steps` keeps the state it reached and applies only the
+  new events (see there).
 - **Action signatures read once.** The runtime calls ``inspect.signature`` on an action each
-  time it runs one, to see which special parameters it takes: about 0.5 ms of a turn's two
-  calls. :func:`precompute_signatures` stores each action's signature as its
-  ``__signature__``, which ``inspect.signature`` returns as it is.
-- **Events made without the debug checks.** A call makes about 30 events, and NeMo's
-  ``new_event_dict`` runs 13 validators over each: about 0.5 ms of a turn's two calls. The
-  validators are ``assert`` statements, which ``python -O`` strips, so they are NeMo's debug
-  checks of its own events: :func:`new_event_dict` makes the same event without them (the tests
-  validate every event of real rails calls with NeMo's checks).
-- **Uids from pooled randomness.** Events and flow states take about 90 uids a turn, and NeMo's
+  time it runs one, to see which special parameters it takes. :func:`precompute_signatures`
+  stores each action's signature as its ``__signature__``, which ``inspect.signature``
+  returns as it is.
+- **Events made without the debug checks.** A call makes dozens of events, and NeMo's
+  ``new_event_dict`` runs a dozen validators over each. The validators are ``assert``
+  statements, which ``python -O`` strips, so they are NeMo's debug checks of its own events:
+  :func:`new_event_dict` makes the same event without them (the tests validate every event of
+  real rails calls with NeMo's checks).
+- **Uids from pooled randomness.** Events and flow states take dozens of uids a turn, and NeMo's
   ``new_uuid`` makes each with a ``getrandom`` system call and a ``uuid.UUID`` that checks its
-  arguments: about a tenth of each call. :func:`new_uuid` writes the same version-4 text from
+  arguments. :func:`new_uuid` writes the same version-4 text from
   the same operating-system randomness, read 4 KiB at a time.
 """
 

@@ -10,10 +10,10 @@ make the wheel's server work with an interpreter built elsewhere (pyenv, a venv)
     first there, so the stub imports ``engines``, PyTorch and numpy<2 from our environment.
 
 A server that exits leaves nothing behind: its Python-backend stubs (one process per model,
-about 0.5 GB each, in the server's process group) are killed, their ``/dev/shm`` regions and
-the work folder removed. Supervised (``supervise=True``), a server that dies is restarted with
-exponential backoff until ``stop()``; a restart takes seconds, since the GGUF conversion stays
-in ``cache_dir``.
+each holding a copy of the model, in the server's process group) are killed, their
+``/dev/shm`` regions and the work folder removed. Supervised (``supervise=True``), a server
+that dies is restarted with exponential backoff until ``stop()``; a restart takes seconds,
+since the GGUF conversion stays in ``cache_dir``.
 """
 
 from __future__ import annotations

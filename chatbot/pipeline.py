@@ -14,8 +14,10 @@ withhold from the model (``guardrails.withheld``) gets the same reply without a 
 unless the FAQ's own text answers it (curated, faq_entry).
 
 Each stage is a small method timed under its own name (``timings_ms`` of the answer and the
-``chatbot_stage_seconds`` histogram). :meth:`ChatPipeline.stream` yields events as they happen
-(tokens, a retraction, the final result); :meth:`ChatPipeline.run` collects them. The model is
+``chatbot_stage_seconds`` histogram), and so is each outcome: it returns a
+:class:`chatbot.turn.Outcome` (reply, ``answered_by``, citations, guardrails report).
+:meth:`ChatPipeline.stream` picks the outcome and yields events as they happen (tokens, a
+retraction, the final result); :meth:`ChatPipeline.run` collects them. The model is
 called at most once per turn, and only when the policy says the evidence must be combined or
 rephrased. The turn is saved only once it is complete, so a failed or abandoned turn leaves the
 session as it was; a message the input rails refuse is not saved at all.
@@ -27,88 +29,57 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import AsyncGenerator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from chatbot import metrics, policy, prompt
 from chatbot.errors import InvalidRequestError
 from chatbot.followup import standalone_query
-from chatbot.guard import Guardrails, Persona
+from chatbot.guard import InputVerdict, OutputVerdict, Persona
 from chatbot.policy import AnsweredBy
 from chatbot.sessions import SessionStore, Turn, check_session_id, new_session_id
 from chatbot.settings import Settings
-from engines.sampling import GenerationParams, Step
+from chatbot.turn import (
+    ABSTAIN,
+    DoneEvent,
+    Event,
+    FaqRetriever,
+    GuardrailsReport,
+    Outcome,
+    Rails,
+    RetractEvent,
+    TextGenerator,
+    TokenEvent,
+    TurnResult,
+    citation,
+    fallback,
+    faq_entry,
+    listed,
+    offer,
+    pii_notice,
+)
+from engines.sampling import GenerationParams
 from ingest.errors import IngestError
 from ingest.models import Chunk
-from ingest.search import Hit, Retriever
+from ingest.search import Hit
 from rails import retrieval as retrieval_rail
 from rails.pii import mask
 
-ABSTAIN = (
-    "I'm sorry, I couldn't find that in our FAQ, so I'd rather not guess. Would you like me to "
-    "connect you with a member of our support team?"
-)
-_PII_WORDS = {
-    "card": "card number",
-    "iban": "IBAN",
-    "email": "e-mail address",
-    "national_id": "national ID number",
-    "phone": "phone number",
-    "account": "account number",
-}
-
-
-def _listed(names: Sequence[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def pii_notice(kinds: Sequence[str]) -> str:
-    """Tells the customer what was masked, so they know it was not kept."""
-    listed = _listed([_PII_WORDS.get(k, k) for k in kinds])
-    return (
-        f"(For your security I removed the {listed} from your message; please don't share "
-        "personal details in this chat.)\n\n"
-    )
-
-
-def fallback(citations: Sequence[dict[str, Any]], suggestion: Chunk | None = None) -> str:
-    """What replaces an answer that failed the output rails: the FAQ entry closest to the
-    question, word for word, when one is close enough to offer; links to the other FAQ entries
-    found; and a human."""
-    offered = ""
-    if suggestion is not None:
-        link = f"\n\n[{suggestion.title}]({suggestion.url})" if suggestion.url else ""
-        offered = (
-            " This FAQ entry looks closest to your question:\n\n"
-            f"**{suggestion.title}**\n\n{suggestion.answer}{link}"
-        )
-        citations = [c for c in citations if c["id"] != suggestion.id]
-    links = [
-        f"- [{c['title']}]({c['url']})" if c.get("url") else f"- {c['title']}" for c in citations
-    ]
-    heading = "Other FAQ entries that may help" if suggestion else "These FAQ entries may help"
-    pages = f"\n\n{heading}:\n" + "\n".join(links) if links else ""
-    ask = "If that doesn't answer it, would" if suggestion else "Would"
-    return (
-        "Sorry, I can't give you a reliable answer to that in my own words."
-        + offered
-        + pages
-        + f"\n\n{ask} you like me to connect you with a member of our support team?"
-    )
-
-
-def faq_entry(entry: Chunk, others: Sequence[dict[str, Any]]) -> str:
-    """The ``faq_entry`` reply: the entry's answer as written under its question, the other
-    entries found as links. Nothing in it is generated."""
-    link = f"\n\n[More on this]({entry.url})" if entry.url else ""
-    links = [f"- [{c['title']}]({c['url']})" if c.get("url") else f"- {c['title']}" for c in others]
-    pages = "\n\nRelated FAQ entries:\n" + "\n".join(links) if links else ""
-    return (
-        "This FAQ entry looks like what you need:\n\n"
-        f"**{entry.title}**\n\n{entry.answer}{link}{pages}\n\n"
-        "If it doesn't answer your question, I can connect you with a member of our support team."
-    )
+# Importers of the turn's types and texts from here (``chatbot.serving``, tests) keep working.
+__all__ = [
+    "ABSTAIN",
+    "ChatPipeline",
+    "DoneEvent",
+    "Event",
+    "RetractEvent",
+    "TextGenerator",
+    "TokenEvent",
+    "TurnResult",
+    "citation",
+    "fallback",
+    "faq_entry",
+    "pii_notice",
+]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -119,57 +90,6 @@ def _screen(text: str) -> str | None:
 def _screened(chunk: Chunk) -> str | None:
     """The ingest's flag, or the rail's verdict for chunks of an index made before it."""
     return chunk.flagged or _screen(chunk.text)
-
-
-class TextGenerator(Protocol):
-    """What the pipeline needs from the generation client (``TritonGenerator``)."""
-
-    def stream(
-        self, prompt: str | Sequence[dict[str, str]], params: GenerationParams | None = None
-    ) -> AsyncGenerator[Step, None]: ...
-
-
-@dataclass(frozen=True)
-class TurnResult:
-    session_id: str
-    message_id: str
-    answer: str
-    answered_by: AnsweredBy
-    citations: list[dict[str, Any]]
-    guardrails: dict[str, Any]
-    timings_ms: dict[str, float]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "session_id": self.session_id,
-            "message_id": self.message_id,
-            "answer": self.answer,
-            "answered_by": self.answered_by,
-            "citations": self.citations,
-            "guardrails": self.guardrails,
-            "timings_ms": self.timings_ms,
-        }
-
-
-@dataclass(frozen=True)
-class TokenEvent:
-    text: str
-
-
-@dataclass(frozen=True)
-class RetractEvent:
-    """The streamed answer failed the output rails; ``text`` replaces it."""
-
-    text: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class DoneEvent:
-    result: TurnResult
-
-
-Event = TokenEvent | RetractEvent | DoneEvent
 
 
 @dataclass
@@ -196,26 +116,22 @@ class _Timer:
         return self.ms
 
 
-def citation(hit: Hit) -> dict[str, Any]:
-    chunk = hit.chunk
-    return {
-        "id": chunk.id,
-        "title": chunk.title,
-        "source": chunk.source,
-        "url": chunk.url,
-        "score": round(hit.score, 4),
-        "kind": chunk.kind,
-    }
+@dataclass(frozen=True)
+class _Turn:
+    """What the stages before the answer found out; each outcome's method reads it."""
 
-
-def _offer(
-    citations: list[dict[str, Any]], suggestion: Hit | None
-) -> tuple[list[dict[str, Any]], Chunk | None]:
-    """The citations of a :func:`fallback` reply, the entry it offers (if any) cited first."""
-    if suggestion is None:
-        return citations, None
-    offered = suggestion.chunk
-    return [citation(suggestion), *(c for c in citations if c["id"] != offered.id)], offered
+    session_id: str
+    text: str
+    """The message, PII masked."""
+    notice: str
+    """The PII notice that opens the answer ("" when nothing was masked)."""
+    history: list[Turn]
+    hits: list[Hit]
+    """Retrieval's ranking, less what the retrieval rail dropped."""
+    verdict: InputVerdict
+    report: GuardrailsReport
+    """The input side of the report; the outcome adds its own members."""
+    timer: _Timer
 
 
 class ChatPipeline:
@@ -224,8 +140,8 @@ class ChatPipeline:
         *,
         settings: Settings,
         sessions: SessionStore,
-        guard: Guardrails,
-        retriever: Retriever,
+        guard: Rails,
+        retriever: FaqRetriever,
         generator: TextGenerator,
     ) -> None:
         self.settings = settings
@@ -259,6 +175,24 @@ class ChatPipeline:
     async def stream(
         self, message: str, session_id: str | None = None, *, max_tokens: int | None = None
     ) -> AsyncGenerator[Event, None]:
+        turn = await self._prepare(message, session_id)
+        if turn.notice:
+            yield TokenEvent(turn.notice)
+        outcome = self._without_model(turn)
+        if outcome is not None:
+            yield TokenEvent(outcome.reply)
+        else:
+            async with contextlib.aclosing(self._generated(turn, max_tokens)) as items:
+                async for item in items:
+                    if isinstance(item, Outcome):
+                        outcome = item
+                    else:
+                        yield item
+        assert outcome is not None, "the model's branch always ends with its outcome"
+        yield DoneEvent(await self._finish(turn, outcome))
+
+    async def _prepare(self, message: str, session_id: str | None) -> _Turn:
+        """Everything before the answer: masking, history, retrieval, the input rails."""
         # PII is masked before anything else sees the message: rails, logs, retrieval, the
         # model and the session store only ever get the masked text.
         masked = mask(self.check_message(message))
@@ -287,102 +221,126 @@ class ChatPipeline:
                 near_faq=near_faq,
                 persona=self._persona(),
             )
-        guardrails: dict[str, Any] = {
-            "blocked": verdict.blocked is not None,
-            "reason": verdict.blocked,
-            "detail": verdict.detail,
-            "handoff": verdict.handoff,
-            "pii_masked": list(masked.kinds),
-            "input_rails": verdict.rails,
-            "near_faq": near_faq,
-            "retrieval_dropped": [h.chunk.id for h in dropped],
-            "output_rails": [],
-            "retracted": False,
-            "withheld": verdict.withhold,
-        }
-        citations: list[dict[str, Any]] = []
-        notice = pii_notice(masked.kinds) if masked.kinds else ""
-        if notice:
-            yield TokenEvent(notice)
-        if verdict.reply is not None:
-            answer, answered_by = notice + verdict.reply, AnsweredBy.RAILS
-            yield TokenEvent(verdict.reply)
-        else:
-            decision = policy.decide(hits, self._thresholds())
-            answered_by = decision.outcome
-            suggestion = policy.closest_entry(hits, self.settings.suggest_threshold)
-            if answered_by is AnsweredBy.MODEL and verdict.withhold:
-                answered_by = AnsweredBy.FALLBACK
-            if answered_by is AnsweredBy.ABSTAIN:
-                reply = ABSTAIN
-                guardrails["handoff_offered"] = True
-            elif answered_by is AnsweredBy.CURATED:
-                assert decision.entry is not None
-                reply = decision.entry.chunk.answer or decision.entry.chunk.text
-                citations = [citation(decision.entry)]
-            elif answered_by is AnsweredBy.FAQ_ENTRY:
-                assert decision.entry is not None
-                citations, _ = _offer([citation(h) for h in hits], decision.entry)
-                reply = faq_entry(decision.entry.chunk, citations[1:])
-                guardrails["handoff_offered"] = True
-            elif answered_by is AnsweredBy.FALLBACK:
-                citations, offered = _offer([citation(h) for h in hits], suggestion)
-                reply = fallback(citations, offered)
-                guardrails.update(handoff_offered=True, suggested=offered.id if offered else None)
-            if answered_by is not AnsweredBy.MODEL:
-                yield TokenEvent(reply)
-                answer = notice + reply
-            else:
-                parts: list[str] = []
-                async for delta in self._generate(text, hits, history, max_tokens, timer):
-                    parts.append(delta)
-                    yield TokenEvent(delta)
-                answer = "".join(parts).strip()
-                with timer.stage("output_rails"):
-                    checked = await self.guard.check_output(
-                        text, answer, [h.chunk.text for h in hits]
-                    )
-                guardrails["output_rails"] = checked.rails
-                if checked.blocked:
-                    answered_by = AnsweredBy.FALLBACK
-                    citations, offered = _offer([citation(h) for h in hits], suggestion)
-                    answer = fallback(citations, offered)
-                    guardrails.update(
-                        retracted=True,
-                        blocked=True,
-                        reason=f"output_{checked.reason}",
-                        unsupported=checked.unsupported,
-                        handoff_offered=True,
-                        suggested=offered.id if offered else None,
-                    )
-                    yield RetractEvent(notice + answer, f"output_{checked.reason}")
-                else:
-                    # A model answer cites the chunks that support its sentences.
-                    citations = [citation(hits[i]) for i in checked.support if i < len(hits)]
-                answer = notice + answer
-        turn = Turn(
-            user=text,
-            assistant=answer,
-            citations=citations,
-            guardrails=guardrails,
-            answered_by=answered_by,
+        report = GuardrailsReport(
+            blocked=verdict.blocked is not None,
+            reason=verdict.blocked,
+            detail=verdict.detail,
+            handoff=verdict.handoff,
+            pii_masked=list(masked.kinds),
+            input_rails=verdict.rails,
+            near_faq=near_faq,
+            retrieval_dropped=[h.chunk.id for h in dropped],
+            output_rails=[],
+            retracted=False,
+            withheld=verdict.withhold,
         )
-        if verdict.blocked is None:
-            # A refused message is not kept: it must never become context for later turns.
-            with timer.stage("save"):
-                await self.sessions.append(session_id, turn)
-        timings = timer.finish()
-        metrics.TURNS.labels(answered_by).inc()
-        yield DoneEvent(
-            TurnResult(
-                session_id=session_id,
-                message_id=turn.message_id,
-                answer=answer,
-                answered_by=answered_by,
-                citations=citations,
-                guardrails=guardrails,
-                timings_ms=timings,
+        notice = pii_notice(masked.kinds) if masked.kinds else ""
+        return _Turn(session_id, text, notice, history, hits, verdict, report, timer)
+
+    def _without_model(self, turn: _Turn) -> Outcome | None:
+        """The outcome when no model call is needed; None when the model answers."""
+        if turn.verdict.reply is not None:
+            return self._rails_reply(turn)
+        decision = policy.decide(turn.hits, self._thresholds())
+        if decision.outcome is AnsweredBy.ABSTAIN:
+            return self._abstained(turn)
+        if decision.outcome is AnsweredBy.CURATED:
+            assert decision.entry is not None
+            return self._curated(turn, decision.entry)
+        if decision.outcome is AnsweredBy.FAQ_ENTRY:
+            assert decision.entry is not None
+            return self._faq_entry(turn, decision.entry)
+        if decision.outcome is AnsweredBy.MODEL and not turn.verdict.withhold:
+            return None
+        return self._withheld(turn)
+
+    def _rails_reply(self, turn: _Turn) -> Outcome:
+        """A dialog flow's canned reply, or the input rails' refusal."""
+        assert turn.verdict.reply is not None
+        return Outcome(turn.verdict.reply, AnsweredBy.RAILS, turn.report)
+
+    def _abstained(self, turn: _Turn) -> Outcome:
+        """Nothing relevant found: say so, offer a human."""
+        return Outcome(ABSTAIN, AnsweredBy.ABSTAIN, turn.report.offering_handoff())
+
+    def _curated(self, turn: _Turn, entry: Hit) -> Outcome:
+        """An FAQ question says the same as the customer's: its answer as written."""
+        reply = entry.chunk.answer or entry.chunk.text
+        return Outcome(reply, AnsweredBy.CURATED, turn.report, [citation(entry)])
+
+    def _faq_entry(self, turn: _Turn, entry: Hit) -> Outcome:
+        """The top hit is an FAQ entry: its answer under its question, the others as links."""
+        citations, _ = offer([citation(h) for h in turn.hits], entry)
+        reply = faq_entry(entry.chunk, citations[1:])
+        return Outcome(reply, AnsweredBy.FAQ_ENTRY, turn.report.offering_handoff(), citations)
+
+    def _withheld(self, turn: _Turn) -> Outcome:
+        """The input rails keep the model from this message: the FAQ's own text instead."""
+        citations, offered = offer([citation(h) for h in turn.hits], self._suggestion(turn))
+        report = turn.report.suggesting(offered.id if offered else None)
+        return Outcome(fallback(citations, offered), AnsweredBy.FALLBACK, report, citations)
+
+    async def _generated(
+        self, turn: _Turn, max_tokens: int | None
+    ) -> AsyncGenerator[TokenEvent | RetractEvent | Outcome, None]:
+        """A grounded generation, streamed, then checked by the output rails: its tokens, a
+        retraction if it fails, and last its outcome."""
+        parts: list[str] = []
+        async with contextlib.aclosing(self._tokens(turn, max_tokens)) as deltas:
+            async for delta in deltas:
+                parts.append(delta)
+                yield TokenEvent(delta)
+        answer = "".join(parts).strip()
+        with turn.timer.stage("output_rails"):
+            checked = await self.guard.check_output(
+                turn.text, answer, [h.chunk.text for h in turn.hits]
             )
+        if checked.blocked:
+            retracted = self._retracted(turn, checked)
+            assert retracted.report.reason is not None
+            yield RetractEvent(turn.notice + retracted.reply, retracted.report.reason)
+            yield retracted
+            return
+        # A model answer cites the chunks that support its sentences.
+        hits = turn.hits
+        citations = [citation(hits[i]) for i in checked.support if i < len(hits)]
+        yield Outcome(answer, AnsweredBy.MODEL, turn.report.checked(checked.rails), citations)
+
+    def _retracted(self, turn: _Turn, checked: OutputVerdict) -> Outcome:
+        """The answer failed the output rails: the closest FAQ entry and links replace it."""
+        citations, offered = offer([citation(h) for h in turn.hits], self._suggestion(turn))
+        report = turn.report.checked(checked.rails).retracting(
+            f"output_{checked.reason}", checked.unsupported, offered.id if offered else None
+        )
+        return Outcome(fallback(citations, offered), AnsweredBy.FALLBACK, report, citations)
+
+    def _suggestion(self, turn: _Turn) -> Hit | None:
+        return policy.closest_entry(turn.hits, self.settings.suggest_threshold)
+
+    async def _finish(self, turn: _Turn, outcome: Outcome) -> TurnResult:
+        """Save the turn (unless refused) and time it: the turn's result."""
+        answer = turn.notice + outcome.reply
+        stored = Turn(
+            user=turn.text,
+            assistant=answer,
+            citations=outcome.citations,
+            guardrails=outcome.report.as_json(),
+            answered_by=outcome.answered_by,
+        )
+        if turn.verdict.blocked is None:
+            # A refused message is not kept: it must never become context for later turns.
+            with turn.timer.stage("save"):
+                await self.sessions.append(turn.session_id, stored)
+        timings = turn.timer.finish()
+        metrics.TURNS.labels(outcome.answered_by).inc()
+        return TurnResult(
+            session_id=turn.session_id,
+            message_id=stored.message_id,
+            answer=answer,
+            answered_by=outcome.answered_by,
+            citations=outcome.citations,
+            report=outcome.report,
+            timings_ms=timings,
         )
 
     def _persona(self) -> Persona:
@@ -393,7 +351,7 @@ class ChatPipeline:
                 topics = list(self.retriever.index.derived.get("topics", []))
             except IngestError:
                 topics = []
-            scope = _listed([t.lower() for t in topics]) if topics else ""
+            scope = listed([t.lower() for t in topics]) if topics else ""
         return Persona(name=self.settings.bot_name, scope=scope)
 
     def _thresholds(self) -> policy.Thresholds:
@@ -411,18 +369,11 @@ class ChatPipeline:
             result = await asyncio.to_thread(self.retriever.search, query)
         return result.hits[: self.settings.context_chunks]
 
-    async def _generate(
-        self,
-        question: str,
-        hits: list[Hit],
-        history: list[Turn],
-        max_tokens: int | None,
-        timer: _Timer,
-    ) -> AsyncGenerator[str, None]:
+    async def _tokens(self, turn: _Turn, max_tokens: int | None) -> AsyncGenerator[str, None]:
         keep = self.settings.prompt_history_turns
-        earlier = [(t.user, t.assistant) for t in history if t.answered_by == "model"]
+        earlier = [(t.user, t.assistant) for t in turn.history if t.answered_by == "model"]
         messages = prompt.messages(
-            question, hits, earlier[-keep:] if keep else [], self.settings.bot_name
+            turn.text, turn.hits, earlier[-keep:] if keep else [], self.settings.bot_name
         )
         cap = self.settings.max_tokens
         params = GenerationParams(
@@ -431,8 +382,7 @@ class ChatPipeline:
             stop=tuple(self.settings.stop),
         )
         metrics.LLM_CALLS.inc()
-        start = time.perf_counter()
-        first = True
+        timer, start, first = turn.timer, time.perf_counter(), True
         with timer.stage("generation"):
             try:
                 async with contextlib.aclosing(self.generator.stream(messages, params)) as steps:

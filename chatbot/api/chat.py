@@ -20,7 +20,8 @@ from chatbot.api.schemas import ChatRequest, ChatResponse
 from chatbot.api.security import api_key_guard
 from chatbot.errors import EXPECTED_ERRORS
 from chatbot.metrics import TURN_ERRORS
-from chatbot.pipeline import ChatPipeline, DoneEvent, Event, RetractEvent, TokenEvent
+from chatbot.pipeline import ChatPipeline
+from chatbot.turn import DoneEvent, Event, RetractEvent, TokenEvent
 
 _RESPONSES = problem_responses(*TURN, *LIMITED)
 

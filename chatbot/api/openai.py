@@ -24,9 +24,10 @@ from chatbot.api.problems import Problems
 from chatbot.api.schemas import SESSION_ID_PATTERN, OpenAIChatRequest
 from chatbot.api.security import api_key_guard
 from chatbot.errors import EXPECTED_ERRORS, InvalidRequestError
-from chatbot.pipeline import ChatPipeline, DoneEvent, Event, RetractEvent, TokenEvent, TurnResult
+from chatbot.pipeline import ChatPipeline
 from chatbot.sessions import new_session_id
 from chatbot.settings import Settings
+from chatbot.turn import DoneEvent, Event, RetractEvent, TokenEvent, TurnResult
 
 
 def _turn_message(data: OpenAIChatRequest) -> str:
@@ -38,7 +39,8 @@ def _turn_message(data: OpenAIChatRequest) -> str:
 
 
 def _extras(result: TurnResult) -> dict[str, Any]:
-    return {"citations": result.citations, "guardrails": result.guardrails}
+    """The chatbot's own members of a completion: its citations and guardrails report."""
+    return {"citations": result.citations, "guardrails": result.report.as_json()}
 
 
 def _chunk(cid: str, model: str, created: int, delta: dict[str, Any], finish: str | None) -> str:
@@ -133,7 +135,7 @@ class OpenAIController(Controller):
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": result.answer},
-                    "finish_reason": "content_filter" if result.guardrails["retracted"] else "stop",
+                    "finish_reason": "content_filter" if result.report.retracted else "stop",
                 }
             ],
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},

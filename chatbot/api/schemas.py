@@ -12,6 +12,7 @@ from litestar.datastructures import UploadFile
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 
 from chatbot.policy import AnsweredBy
+from chatbot.turn import GuardrailsReport
 
 SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 # A message must hold something besides white space (the pipeline strips it).
@@ -57,7 +58,9 @@ class ChatResponse(BaseModel):
     place of a retracted or withheld one, ``abstain`` no answer and a human, ``rails`` a
     dialog reply or a refusal."""
     citations: list[Citation]
-    guardrails: dict[str, Any]
+    guardrails: GuardrailsReport
+    """What the rails decided; ``unsupported``, ``handoff_offered`` and ``suggested`` are
+    there only on the outcomes that set them."""
     timings_ms: dict[str, float]
 
 
@@ -66,9 +69,9 @@ class StoredTurn(BaseModel):
     created_at: float
     user: str
     assistant: str
-    answered_by: str
+    answered_by: AnsweredBy
     citations: list[Citation]
-    guardrails: dict[str, Any]
+    guardrails: GuardrailsReport
 
 
 class SessionHistory(BaseModel):

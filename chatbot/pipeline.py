@@ -65,22 +65,6 @@ from ingest.search import Hit
 from rails import retrieval as retrieval_rail
 from rails.pii import mask
 
-# Importers of the turn's types and texts from here (``chatbot.serving``, tests) keep working.
-__all__ = [
-    "ABSTAIN",
-    "ChatPipeline",
-    "DoneEvent",
-    "Event",
-    "RetractEvent",
-    "TextGenerator",
-    "TokenEvent",
-    "TurnResult",
-    "citation",
-    "fallback",
-    "faq_entry",
-    "pii_notice",
-]
-
 
 @functools.lru_cache(maxsize=4096)
 def _screen(text: str) -> str | None:

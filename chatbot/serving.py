@@ -14,9 +14,9 @@ import uvicorn
 from chatbot.app import create_app
 from chatbot.errors import EngineUnavailableError
 from chatbot.generation.client import TritonGenerator
-from chatbot.pipeline import TurnResult
 from chatbot.services import Services
 from chatbot.settings import Settings
+from chatbot.turn import TurnResult
 from engines.embedded.server import EmbeddedTriton
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from chatbot.pipeline import fallback, pii_notice
+from chatbot.turn import fallback, pii_notice
 from ingest.models import Chunk
 
 

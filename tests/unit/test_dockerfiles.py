@@ -52,8 +52,12 @@ def stages(path: Path = DOCKERFILE) -> dict[str, list[tuple[str, str]]]:
 
 
 def target_stage(target: str, path: Path = DOCKERFILE) -> list[tuple[str, str]]:
-    """The instructions of one image's final stage (what ``--target`` builds last)."""
-    return stages(path)[target]
+    """The instructions one image is made of: its final stage (what ``--target`` builds last)
+    after those of the stages it is built ``FROM``, base first."""
+    all_stages = stages(path)
+    own = all_stages[target]
+    base = own[0][1].split()[0]
+    return (target_stage(base, path) if base in all_stages else []) + own
 
 
 def needed_stages(target: str, path: Path = DOCKERFILE) -> list[str]:

@@ -26,9 +26,10 @@ attack. The same sorting is printed for genuine questions, where ``stopped`` is 
 without an answer: the layers that defend attacks (abstention, retraction) also cost genuine
 answers. A turn the API fails (HTTP 5xx) counts as ``error``, neither stopped nor answered.
 
-By default the stack is started as ``chatbot up`` does (as in ``bench/chat.py``: embedded
-Triton, ``chatbot api`` in a child process, no rate limit) over ``--index-dir`` (create it with
-``chatbot ingest data``); ``--url`` measures an already running API.
+By default the stack is started as ``chatbot up`` does (``bench/hosting.py``, as for
+``bench/chat.py``: embedded Triton, ``chatbot api`` in a child process, no rate limit) over
+``--index-dir`` (create it with ``chatbot ingest data``); ``--url`` measures an already running
+API.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.chat import BenchError, ChatClient, Stack, TurnFailed, self_hosted  # noqa: E402
+from bench.chat_client import BenchError, ChatClient, Stack, TurnFailed  # noqa: E402
+from bench.hosting import self_hosted  # noqa: E402
 from bench.rails_eval import read  # noqa: E402
 from chatbot.errors import ChatbotError  # noqa: E402
 from engines.errors import EngineError  # noqa: E402

@@ -25,8 +25,9 @@ sys.path.insert(0, str(REPO))
 
 from chatbot import prompt  # noqa: E402
 from chatbot.generation.client import TritonGenerator  # noqa: E402
-from chatbot.serving import engine_for, free_ports  # noqa: E402
+from chatbot.serving import engine_for  # noqa: E402
 from chatbot.settings import Settings  # noqa: E402
+from chatbot.stack import on_free_ports  # noqa: E402
 from engines.sampling import GenerationParams  # noqa: E402
 from ingest.embeddings import Embedder  # noqa: E402
 from ingest.search import Retriever  # noqa: E402
@@ -89,14 +90,7 @@ def main() -> None:
         pool = [q for q in queries if q["kind"] == kind]
         rng.shuffle(pool)
         rows += pool[:n]
-    grpc, http, metrics = free_ports(3)
-    settings = Settings().model_copy(
-        update={
-            "triton_url": f"127.0.0.1:{grpc}",
-            "engine_http_port": http,
-            "engine_metrics_port": metrics,
-        }
-    )
+    settings = on_free_ports(Settings())
     with engine_for(settings):
         out = asyncio.run(generate(settings, args.corpus, rows, args.concurrency))
     target = EXTERNAL / args.corpus / "engine-outputs-dev.jsonl"

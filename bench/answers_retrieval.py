@@ -105,13 +105,14 @@ async def sweep_on_topic(corpus: Corpus, settings: Settings, embedder: Embedder)
     relevance decides which verdict a threshold gives. Genuine messages refused (lower is
     better) and the project's labelled attacks and off-topic requests (validation split)
     that the rails would no longer refuse (lower is better)."""
-    from bench.rails_eval import read as read_labelled
-    from chatbot import prompt
+    from bench.rails_common import read as read_labelled
+    from chatbot import nemo, prompt
     from chatbot.guard import Guardrails
     from rails import profile_path
     from rails.output import Policy
     from rails.pii import mask
 
+    nemo.install()  # as the app runs the rails
     guard = Guardrails(profile_path("default"), embedder, Policy(system_prompt=prompt.SYSTEM))
     await guard.warm_up()
     retriever = Retriever(corpus.index_dir, embedder, settings.search())

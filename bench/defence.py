@@ -50,7 +50,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.chat_client import BenchError, ChatClient, Stack, TurnFailed  # noqa: E402
 from bench.hosting import self_hosted  # noqa: E402
-from bench.rails_eval import read  # noqa: E402
+from bench.rails_common import read  # noqa: E402
 from chatbot.errors import ChatbotError  # noqa: E402
 from engines.errors import EngineError  # noqa: E402
 from ingest.store import current_version  # noqa: E402

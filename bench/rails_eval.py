@@ -41,8 +41,6 @@ from rails.output import Policy, check_answer  # noqa: E402
 from rails.pii import mask  # noqa: E402
 from rails.retrieval import screen  # noqa: E402
 
-__all__ = ["Confusion", "Latency", "read", "table"]  # bench/defence.py reads the data with these
-
 
 def _views_and_patterns(text: str) -> list[str]:
     readings = views(text)

@@ -6,6 +6,7 @@
     +-- ForbiddenPathError            an admin path outside the data folder
     +-- WidgetNotBuiltError           /widget.js asked for, but chatbot/widget was never built
     +-- NotFoundError                 a session or message that does not exist
+    +-- StackError                    a part of a local stack (``chatbot.stack``) did not start
     +-- SessionError                  the session store failed or was asked for nonsense
     |   +-- InvalidSessionIdError     a session id that is not ours (wrong shape)
     |   +-- SessionStoreUnavailableError  Redis unreachable
@@ -61,6 +62,10 @@ class WidgetNotBuiltError(ChatbotError):
 
 class NotFoundError(ChatbotError):
     """A session or message that does not exist (or has expired)."""
+
+
+class StackError(ChatbotError):
+    """A part of a locally started stack did not start, or is not ready in time."""
 
 
 class SessionError(ChatbotError):

@@ -25,16 +25,12 @@ from typing import IO
 
 import httpx
 
-from chatbot.errors import ChatbotError
+from chatbot.errors import StackError
 from chatbot.serving import engine_for, free_ports
 from chatbot.settings import Settings
 from engines.embedded.server import EmbeddedTriton
 
 LOCALHOST = "127.0.0.1"
-
-
-class StackError(ChatbotError):
-    """A part of a locally started stack did not start, or is not ready in time."""
 
 
 # --------------------------------------------------------------------------- the engine

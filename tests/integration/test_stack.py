@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.errors import StackError
 from chatbot.settings import Settings
-from chatbot.stack import ApiProcess, StackError, api_env, on_free_ports, private_redis
+from chatbot.stack import ApiProcess, api_env, on_free_ports, private_redis
 from tests.integration.conftest import REPO
 
 

@@ -59,14 +59,15 @@ class Services:
                 max_turns=settings.session_max_turns, ttl_seconds=settings.session_ttl_seconds
             )
         )
+        # Process-wide, before the rails are made: NeMo's runtime as the settings say.
+        runtime = contextlib.ExitStack()
+        runtime.enter_context(nemo.serving(() if settings.nemo_runtime == "stock" else nemo.ALL))
         try:
             policy = Policy(
                 system_prompt=prompt.system(settings.bot_name),
                 canary=prompt.CANARY,
                 secrets=(*settings.api_keys, *settings.admin_keys),
             )
-            # Process-wide: before the rails are made, undone when the app stops.
-            nemo.install() if settings.nemo_runtime == "fast" else nemo.uninstall()
             main_model = {
                 "url": settings.triton_url,
                 "dialect": settings.triton_dialect,
@@ -101,7 +102,7 @@ class Services:
                 ingest_lock=asyncio.Lock(),
             )
         finally:
-            nemo.uninstall()
+            runtime.close()
             await sessions.close()
             await generator.close()
 

@@ -1,7 +1,7 @@
 """Everything of the chatbot that touches NeMo Guardrails' internals, fenced in one package.
 
 - :mod:`.switch`: :func:`install` / :func:`uninstall`, the public switch between the speed-ups
-  and NeMo as it ships (``CHATBOT_NEMO_RUNTIME``), called from the app's lifespan;
+  and NeMo as it ships (``CHATBOT_NEMO_RUNTIME``); the app's lifespan holds :func:`serving`;
 - :mod:`.runtime`: the Colang 1.0 runtime speed-ups (``docs/nemo-runtime.md``);
 - :mod:`.embeddings`: the process's embedding model as NeMo's embedding engine and search;
 - :mod:`.flows`: the flows a profile can run;
@@ -19,7 +19,7 @@ from nemoguardrails import LLMRails, RailsConfig
 from chatbot.nemo import provider
 from chatbot.nemo.driver import Call, call
 from chatbot.nemo.embeddings import ENGINE, SharedIndex, register_embedder
-from chatbot.nemo.switch import ALL, Speedup, active, attach, install, uninstall
+from chatbot.nemo.switch import ALL, Speedup, active, attach, install, serving, uninstall
 
 __all__ = [
     "ALL",
@@ -31,6 +31,7 @@ __all__ = [
     "install",
     "new_rails",
     "register_embedder",
+    "serving",
     "uninstall",
 ]
 

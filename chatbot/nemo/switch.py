@@ -3,14 +3,17 @@
 Each :class:`Speedup` changes how NeMo computes a rails call, never what it computes (the
 tests compare verdicts both ways). :func:`install` turns a set of them on, and NeMo's own
 functions back on for the rest; :func:`uninstall` is NeMo's stock runtime, driven through
-``LLMRails.generate_async``. The runtime patches are process-wide; the per-config ones apply
+``LLMRails.generate_async``; :func:`serving` is the pair for an app's lifespan. The runtime
+patches are process-wide; the per-config ones apply
 to every ``LLMRails`` handed to :func:`attach`, made before or after the switch.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import ModuleType
@@ -141,6 +144,28 @@ def install(speedups: Iterable[Speedup] = ALL) -> None:
 def uninstall() -> None:
     """NeMo Guardrails as it ships."""
     install(())
+
+
+_serving = 0
+_serving_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def serving(speedups: Iterable[Speedup] = ALL) -> Iterator[None]:
+    """For an app's lifespan: ``speedups`` on while it runs, NeMo as it ships once the last
+    app of the process has stopped (tests run several apps in one process; one stopping must
+    not switch the runtime under another one's calls)."""
+    global _serving
+    with _serving_lock:
+        install(speedups)
+        _serving += 1
+    try:
+        yield
+    finally:
+        with _serving_lock:
+            _serving -= 1
+            if _serving == 0:
+                uninstall()
 
 
 def attach(rails: LLMRails, own_flows: set[str]) -> None:

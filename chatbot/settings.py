@@ -20,7 +20,7 @@ from ingest.config import (
 from rails.calibration import CALIBRATION
 
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "password", "test", "dev", "example"}
-# The rails' relevance thresholds come from rails/calibration.json; set here they override it.
+# The relevance thresholds come from rails/calibration.json; set here they override it.
 _RAILS = CALIBRATION.faq
 
 
@@ -97,13 +97,13 @@ class Settings(BaseSettings):
     """Earlier turns given to the model (a small model loses the question in long prompts)."""
     # The answer policy (chatbot.policy) and the on-topic side of the rails; the cosines are
     # calibrated on external corpora's development splits (bench/answers.py --calibrate).
-    curated_threshold: float = Field(default=0.88, ge=0.0, le=1.0)
+    curated_threshold: float = Field(default=_RAILS.curated, ge=0.0, le=1.0)
     """Cosine of user question and FAQ question at or above which the FAQ answer is returned
     as it is, without calling the model."""
-    entry_threshold: float = Field(default=0.75, ge=0.0, le=1.0)
+    entry_threshold: float = Field(default=_RAILS.entry, ge=0.0, le=1.0)
     """Relevance of the best hit, an FAQ entry, from which that entry is shown as written
     (``faq_entry``) instead of a generated answer."""
-    answer_threshold: float = Field(default=0.55, ge=-1.0, le=1.0)
+    answer_threshold: float = Field(default=_RAILS.answer, ge=-1.0, le=1.0)
     """Relevance of the best hit below which the bot abstains and offers a human."""
     on_topic_threshold: float = Field(default=_RAILS.on_topic, ge=-1.0, le=1.0)
     """Relevance of the best hit from which a message is on topic: never refused as off-topic,

@@ -16,8 +16,10 @@ settings. The sections and who reads them:
   profile by :func:`rails.load_config` (the profiles' ``config.yml`` repeat it for readers of
   the folder; a unit test keeps them equal).
 - ``faq``: the relevance cosines at which retrieval overrides the rails' topical verdict
-  (``on_topic``) and at which a withheld or retracted answer is replaced by the closest FAQ
-  entry (``suggest``): the defaults of ``chatbot.settings.Settings``, which operators may
+  (``on_topic``), at which a withheld or retracted answer is replaced by the closest FAQ
+  entry (``suggest``), and the answer policy's (``chatbot.policy``): an FAQ question that
+  says the same (``curated``), the closest entry shown as written (``entry``), and below
+  ``answer`` an abstention. The defaults of ``chatbot.settings.Settings``, which operators may
   override (``bench/answers.py --calibrate``).
 
 This module imports nothing heavy: the settings read it before any model loads.
@@ -59,6 +61,9 @@ class Topical:
 class Faq:
     on_topic: float
     suggest: float
+    curated: float
+    entry: float
+    answer: float
 
 
 @dataclass(frozen=True)

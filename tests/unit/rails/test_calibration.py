@@ -66,6 +66,9 @@ def test_settings_default_to_the_calibration_file() -> None:
     model_fields = Settings.model_fields
     assert model_fields["on_topic_threshold"].default == CALIBRATION.faq.on_topic
     assert model_fields["suggest_threshold"].default == CALIBRATION.faq.suggest
+    assert model_fields["curated_threshold"].default == CALIBRATION.faq.curated
+    assert model_fields["entry_threshold"].default == CALIBRATION.faq.entry
+    assert model_fields["answer_threshold"].default == CALIBRATION.faq.answer
 
 
 def test_the_fitting_tool_records_a_chosen_threshold(tmp_path: Path) -> None:

@@ -1,6 +1,15 @@
 from __future__ import annotations
 
+import pytest
+
 from chatbot import nemo
+from chatbot.nemo import switch
+
+
+@pytest.fixture(autouse=True)
+def no_app_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An app of the test session (the integration tests' API) may hold the switch already.
+    monkeypatch.setattr(switch, "_serving", 0)
 
 
 def test_the_runtime_stays_switched_until_the_last_app_stops() -> None:

@@ -125,6 +125,17 @@ class Settings(BaseSettings):
     session_ttl_seconds: int = Field(default=86_400, ge=1)
     session_max_turns: int = Field(default=20, ge=1, le=1000)
 
+    # Durable store (turn log, feedback): a SQLite file by default, PostgreSQL in compose/CI
+    database_url: str = "sqlite+aiosqlite:///.chatbot/chatbot.db"
+    """SQLAlchemy URL of the durable store (``postgresql+asyncpg://...`` for PostgreSQL; the
+    sync forms ``sqlite:///`` and ``postgresql://`` get the async driver). A relative SQLite
+    path resolves against the working directory, like ``index_dir``."""
+    retention_days: int = Field(default=90, ge=1, le=3650)
+    """Days turns and feedback are kept in the durable store before they are purged."""
+    turn_log_queue: int = Field(default=10_000, ge=1)
+    """Turn records waiting to be written at most; beyond it records are dropped (and
+    counted) rather than slowing a turn down."""
+
     # HTTP API
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

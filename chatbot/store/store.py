@@ -1,0 +1,268 @@
+"""The durable store: turn provenance and feedback in SQLite or PostgreSQL (async).
+
+It outlives sessions (unlike Redis' TTL) so the support team can see what the bot did, and
+it is the one place retention and erasure apply. Everything it keeps is PII-masked by the
+caller. Writes are Core statements over the ORM tables (cheap batches, no identity map);
+reads return frozen dataclasses, detached from any database session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Iterable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Insert, Select, Table, delete, insert, or_, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, RowMapping
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chatbot.store.engine import make_engine
+from chatbot.store.migrations import upgrade
+from chatbot.store.models import ID_LENGTH, FeedbackRecord, TurnRecord
+from chatbot.store.records import (
+    RATINGS,
+    Citation,
+    Deleted,
+    FeedbackRecordOut,
+    NewTurn,
+    Rating,
+    TurnRecordOut,
+    as_utc,
+    utcnow,
+)
+
+TURNS = cast(Table, TurnRecord.__table__)
+FEEDBACK = cast(Table, FeedbackRecord.__table__)
+
+
+class DurableStore:
+    """``async with DurableStore.open(url) as store: ...`` (or ``connect()`` / ``close()``)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @classmethod
+    async def connect(cls, url: str | URL, *, migrate: bool = True) -> DurableStore:
+        """Make the engine (and a SQLite file's folder) and migrate the schema to head."""
+        engine = make_engine(url)
+        try:
+            if migrate:
+                await upgrade(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine)
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, url: str | URL, *, migrate: bool = True) -> AsyncIterator[DurableStore]:
+        store = await cls.connect(url, migrate=migrate)
+        try:
+            yield store
+        finally:
+            await store.close()
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    async def ping(self) -> bool:
+        """Whether the database answers (for readiness checks; never raises)."""
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    # Turns
+
+    async def add_turns(self, records: Iterable[NewTurn]) -> int:
+        """Store turns in one transaction; a message id already stored is left as it is
+        (so a batch written again after a failure does not fail twice). Returns how many
+        records were sent."""
+        rows = [_turn_row(record) for record in records]
+        if not rows:
+            return 0
+        async with self.engine.begin() as connection:
+            await connection.execute(self._insert_new(TURNS), rows)
+        return len(rows)
+
+    async def get_turn(self, message_id: str) -> TurnRecordOut | None:
+        query = select(TURNS).where(TURNS.c.message_id == message_id)
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(query)).mappings().first()
+        return None if row is None else _turn_out(row)
+
+    async def list_turns(
+        self,
+        *,
+        answered_by: str | Collection[str] | None = None,
+        since: datetime | None = None,
+        before: datetime | None = None,
+        session_id: str | None = None,
+        limit: int = 100,
+    ) -> list[TurnRecordOut]:
+        """Turns newest first: ``since`` inclusive, ``before`` exclusive (the ``created_at``
+        of the last one seen, to page on: timestamps have microseconds, so turns sharing one
+        are rare); ``answered_by`` one outcome or several."""
+        query = select(TURNS)
+        if answered_by is not None:
+            wanted = [answered_by] if isinstance(answered_by, str) else list(answered_by)
+            query = query.where(TURNS.c.answered_by.in_(wanted))
+        if session_id is not None:
+            query = query.where(TURNS.c.session_id == session_id)
+        query = _window(query, TURNS, since, before)
+        query = query.order_by(TURNS.c.created_at.desc(), TURNS.c.message_id.desc())
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query.limit(_limit(limit)))).mappings().all()
+        return [_turn_out(row) for row in rows]
+
+    # Feedback
+
+    async def add_feedback(
+        self,
+        message_id: str,
+        session_id: str,
+        rating: Rating,
+        comment: str | None = None,
+        *,
+        created_at: datetime | None = None,
+    ) -> FeedbackRecordOut:
+        """Store one rating of an answer (``comment`` already masked)."""
+        if rating not in RATINGS:
+            raise ValueError(f"rating must be one of {sorted(RATINGS)}, not {rating!r}")
+        _check_id("message_id", message_id)
+        _check_id("session_id", session_id)
+        when = as_utc(created_at) if created_at is not None else utcnow()
+        values = {
+            "message_id": message_id,
+            "session_id": session_id,
+            "rating": rating,
+            "comment": comment,
+            "created_at": when,
+        }
+        async with self.engine.begin() as connection:
+            result = await connection.execute(insert(FEEDBACK).values(values))
+        key = result.inserted_primary_key
+        assert key is not None
+        return FeedbackRecordOut(
+            id=int(key[0]),
+            message_id=message_id,
+            session_id=session_id,
+            rating=rating,
+            comment=comment,
+            created_at=when,
+        )
+
+    async def list_feedback(
+        self,
+        *,
+        since: datetime | None = None,
+        before: datetime | None = None,
+        rating: Rating | None = None,
+        message_id: str | None = None,
+        limit: int = 100,
+    ) -> list[FeedbackRecordOut]:
+        """Feedback newest first, with the same window as :meth:`list_turns`."""
+        query = select(FEEDBACK)
+        if rating is not None:
+            query = query.where(FEEDBACK.c.rating == rating)
+        if message_id is not None:
+            query = query.where(FEEDBACK.c.message_id == message_id)
+        query = _window(query, FEEDBACK, since, before)
+        query = query.order_by(FEEDBACK.c.created_at.desc(), FEEDBACK.c.id.desc())
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query.limit(_limit(limit)))).mappings().all()
+        return [FeedbackRecordOut(**dict(row)) for row in rows]
+
+    # Erasure and retention
+
+    async def erase_session(self, session_id: str) -> Deleted:
+        """Delete every row of a session: its turns and the feedback on them."""
+        its_messages = select(TURNS.c.message_id).where(TURNS.c.session_id == session_id)
+        async with self.engine.begin() as connection:
+            feedback = await connection.execute(
+                delete(FEEDBACK).where(
+                    or_(
+                        FEEDBACK.c.session_id == session_id,
+                        FEEDBACK.c.message_id.in_(its_messages),
+                    )
+                )
+            )
+            turns = await connection.execute(delete(TURNS).where(TURNS.c.session_id == session_id))
+        return Deleted(turns=turns.rowcount, feedback=feedback.rowcount)
+
+    async def purge(self, older_than: datetime) -> Deleted:
+        """Retention: delete turns and feedback created before ``older_than``."""
+        cutoff = as_utc(older_than)
+        async with self.engine.begin() as connection:
+            feedback = await connection.execute(
+                delete(FEEDBACK).where(FEEDBACK.c.created_at < cutoff)
+            )
+            turns = await connection.execute(delete(TURNS).where(TURNS.c.created_at < cutoff))
+        return Deleted(turns=turns.rowcount, feedback=feedback.rowcount)
+
+    async def purge_expired(self, retention_days: int, *, now: datetime | None = None) -> Deleted:
+        """:meth:`purge` of what is older than ``retention_days`` (``Settings.retention_days``)."""
+        return await self.purge((now or utcnow()) - timedelta(days=retention_days))
+
+    def _insert_new(self, table: Table) -> Insert:
+        """An INSERT that skips rows whose primary key is already stored."""
+        if self.dialect == "postgresql":
+            return postgresql.insert(table).on_conflict_do_nothing()
+        if self.dialect == "sqlite":
+            return sqlite.insert(table).on_conflict_do_nothing()
+        return insert(table)
+
+
+def _limit(limit: int) -> int:
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    return limit
+
+
+def _check_id(name: str, value: str) -> None:
+    if not value or len(value) > ID_LENGTH:
+        raise ValueError(f"{name} must be 1-{ID_LENGTH} characters")
+
+
+def _window(
+    query: Select[Any], table: Table, since: datetime | None, before: datetime | None
+) -> Select[Any]:
+    if since is not None:
+        query = query.where(table.c.created_at >= as_utc(since))
+    if before is not None:
+        query = query.where(table.c.created_at < as_utc(before))
+    return query
+
+
+def _turn_row(record: NewTurn) -> dict[str, Any]:
+    _check_id("message_id", record.message_id)
+    _check_id("session_id", record.session_id)
+    return {
+        "message_id": record.message_id,
+        "session_id": record.session_id,
+        "created_at": as_utc(record.created_at),
+        "question": record.question,
+        "answer": record.answer,
+        "answered_by": record.answered_by,
+        "citations": [citation.as_json() for citation in record.citations],
+        "rails": record.rails,
+        "index_version": record.index_version,
+        "prompt_version": record.prompt_version,
+        "engine_dialect": record.engine_dialect,
+        "engine_model": record.engine_model,
+        "timings_ms": record.timings_ms,
+    }
+
+
+def _turn_out(row: RowMapping) -> TurnRecordOut:
+    values = dict(row)
+    values["citations"] = tuple(Citation.from_json(c) for c in values["citations"])
+    return TurnRecordOut(**values)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -17,7 +18,7 @@ from sqlalchemy.engine import Connection, make_url
 
 from chatbot.store import Citation, DurableStore, NewTurn, TurnLog, TurnRecordOut
 from chatbot.store.engine import make_engine, sqlite_file
-from chatbot.store.migrations import current_revision, head_revision, upgrade
+from chatbot.store.migrations import alembic_config, current_revision, head_revision, upgrade
 from chatbot.store.models import Base
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -81,6 +82,27 @@ def test_migrations_on_a_fresh_database(database_url: str) -> None:
     path = sqlite_file(make_url(database_url))
     if path is not None:
         assert path.is_file()  # its folder was created
+
+
+def test_the_alembic_command_path_upgrades_and_downgrades(database_url: str) -> None:
+    """What a developer runs (a URL in the config, no shared connection): env.py's own
+    async engine; and the initial revision's downgrade drops what it created."""
+    config = alembic_config(database_url)
+    command.upgrade(config, "head")
+    assert asyncio.run(current_revision(database_url)) == head_revision()
+    command.downgrade(config, "base")
+    assert asyncio.run(current_revision(database_url)) is None
+
+    async def tables() -> set[str]:
+        engine = make_engine(database_url)
+        try:
+            async with engine.connect() as connection:
+                names = await connection.run_sync(lambda c: inspect(c).get_table_names())
+        finally:
+            await engine.dispose()
+        return set(names)
+
+    assert not {"turns", "feedback"} & asyncio.run(tables())
 
 
 def test_concurrent_starts_migrate_once(database_url: str) -> None:

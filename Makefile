@@ -12,6 +12,9 @@ WIDGET_SRC := $(wildcard $(WIDGET)/src/*) $(WIDGET)/build.mjs $(WIDGET)/package.
 WIDGET_DEPS := $(WIDGET)/node_modules/.package-lock.json
 # The browser tests drive Debian's Chromium (Playwright itself comes with the dev extra).
 CHROMIUM := /usr/bin/chromium
+# The durable store's tests also run against a real PostgreSQL server (Debian's package; the
+# tests start a private one in a temporary folder).
+POSTGRES := $(or $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb)),/usr/lib/postgresql/15/bin/initdb)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml Makefile
@@ -34,8 +37,12 @@ $(CHROMIUM):
 	$(SUDO) apt-get update
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
+$(POSTGRES):
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql
+
 .PHONY: install up test lint widget
-install: $(STAMP) $(WIDGET_JS) $(CHROMIUM)
+install: $(STAMP) $(WIDGET_JS) $(CHROMIUM) $(POSTGRES)
 widget: $(WIDGET_JS)
 
 # The sample FAQ is Northwind Bank's; a deployment sets its own CHATBOT_BOT_NAME.
@@ -43,7 +50,7 @@ up: $(STAMP) $(WIDGET_JS)
 	CHATBOT_BOT_NAME="$${CHATBOT_BOT_NAME-Northwind Bank}" $(BIN)/chatbot up
 
 # pytest exits 5 when a marker selects no test; that is not a failure here.
-test: $(STAMP) $(WIDGET_JS) $(CHROMIUM)
+test: $(STAMP) $(WIDGET_JS) $(CHROMIUM) $(POSTGRES)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest $(ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi

@@ -28,6 +28,7 @@ from chatbot.api.openapi import ApiSchemaPlugin
 from chatbot.api.problems import Problems
 from chatbot.api.security import client_identity
 from chatbot.api.sessions import SessionController
+from chatbot.api.turns import TurnsController
 from chatbot.api.web import demo_page, widget_script
 from chatbot.errors import ConfigurationError
 from chatbot.services import Services
@@ -74,7 +75,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     admin = Router(
         path="/",
-        route_handlers=[AdminController],
+        route_handlers=[AdminController, TurnsController],
         request_max_body_size=settings.max_file_bytes + 1_000_000,
     )
     return Litestar(

@@ -32,11 +32,12 @@ import time
 from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass, field
 
-from chatbot import metrics, policy, prompt
+from chatbot import metrics, policy, prompt, provenance
 from chatbot.errors import InvalidRequestError
 from chatbot.followup import standalone_query
 from chatbot.guard import InputVerdict, OutputVerdict, Persona
 from chatbot.policy import AnsweredBy
+from chatbot.provenance import Provenance, TurnSink
 from chatbot.sessions import SessionStore, Turn, check_session_id, new_session_id
 from chatbot.settings import Settings
 from chatbot.turn import (
@@ -127,12 +128,17 @@ class ChatPipeline:
         guard: Rails,
         retriever: FaqRetriever,
         generator: TextGenerator,
+        turn_log: TurnSink | None = None,
+        provenance: Provenance | None = None,
     ) -> None:
+        """``turn_log``: where each turn's provenance record goes (none: not logged)."""
         self.settings = settings
         self.sessions = sessions
         self.guard = guard
         self.retriever = retriever
         self.generator = generator
+        self.turn_log = turn_log
+        self.provenance = provenance or Provenance(prompt.VERSION, settings.triton_dialect, None)
 
     def check_message(self, message: str) -> str:
         # The raw length counts, as the API schema says (maxLength of the message).
@@ -317,7 +323,7 @@ class ChatPipeline:
                 await self.sessions.append(turn.session_id, stored)
         timings = turn.timer.finish()
         metrics.TURNS.labels(outcome.answered_by).inc()
-        return TurnResult(
+        result = TurnResult(
             session_id=turn.session_id,
             message_id=stored.message_id,
             answer=answer,
@@ -326,6 +332,13 @@ class ChatPipeline:
             report=outcome.report,
             timings_ms=timings,
         )
+        if self.turn_log is not None:
+            try:
+                version: str | None = self.retriever.index.version
+            except IngestError:
+                version = None
+            self.turn_log.submit(provenance.record(result, turn.text, version, self.provenance))
+        return result
 
     def _persona(self) -> Persona:
         """The deployment's name and scope; the scope defaults to the served FAQ's topics."""

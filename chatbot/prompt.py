@@ -8,6 +8,8 @@ obeyed. Other characters stay as written, so the model can quote them.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import re
 import secrets
 from collections.abc import Sequence
@@ -65,3 +67,10 @@ def messages(
         {"role": "user", "content": f"FAQ excerpts:\n{context}\n\nCustomer question: {question}"}
     )
     return out
+
+
+VERSION = hashlib.sha256(
+    "\n".join([_SYSTEM, inspect.getsource(excerpt), inspect.getsource(messages)]).encode()
+).hexdigest()[:12]
+"""The prompt template's version, recorded with each answer: it changes with the system
+message or the way excerpts and history are laid out."""

@@ -13,8 +13,10 @@ from chatbot import nemo, prompt
 from chatbot.generation.client import TritonGenerator
 from chatbot.guard import Guardrails
 from chatbot.pipeline import ChatPipeline
+from chatbot.provenance import Provenance
 from chatbot.sessions import MemorySessionStore, RedisSessionStore, SessionStore
 from chatbot.settings import Settings
+from chatbot.store import DurableStore, TurnLog
 from ingest.embeddings import Embedder
 from ingest.errors import IngestError
 from ingest.search import Retriever
@@ -34,6 +36,8 @@ class Services:
     sessions: SessionStore
     guard: Guardrails
     pipeline: ChatPipeline
+    store: DurableStore
+    turn_log: TurnLog
     ingest_lock: asyncio.Lock
 
     @classmethod
@@ -60,9 +64,18 @@ class Services:
             )
         )
         # Process-wide, before the rails are made: NeMo's runtime as the settings say.
-        runtime = contextlib.ExitStack()
-        runtime.enter_context(nemo.serving(() if settings.nemo_runtime == "stock" else nemo.ALL))
+        closing = contextlib.AsyncExitStack()
+        closing.enter_context(nemo.serving(() if settings.nemo_runtime == "stock" else nemo.ALL))
         try:
+            store = await DurableStore.connect(settings.database_url)
+            closing.push_async_callback(store.close)
+            purged = await store.purge_expired(settings.retention_days)
+            if purged.total:
+                log.info("durable store: %d rows past retention purged", purged.total)
+            # Closed before the store: every turn accepted before shutdown is written.
+            turn_log = await closing.enter_async_context(
+                TurnLog(store, maxsize=settings.turn_log_queue)
+            )
             policy = Policy(
                 system_prompt=prompt.system(settings.bot_name),
                 canary=prompt.CANARY,
@@ -90,6 +103,12 @@ class Services:
                 guard=guard,
                 retriever=retriever,
                 generator=generator,
+                turn_log=turn_log,
+                provenance=Provenance(
+                    prompt_version=prompt.VERSION,
+                    engine_dialect=settings.triton_dialect,
+                    engine_model=getattr(generator.tokenizer, "name_or_path", None),
+                ),
             )
             yield cls(
                 settings=settings,
@@ -99,10 +118,12 @@ class Services:
                 sessions=sessions,
                 guard=guard,
                 pipeline=pipeline,
+                store=store,
+                turn_log=turn_log,
                 ingest_lock=asyncio.Lock(),
             )
         finally:
-            runtime.close()
+            await closing.aclose()
             await sessions.close()
             await generator.close()
 
@@ -110,6 +131,7 @@ class Services:
         """Each dependency's state; the API is ready when all are."""
         triton = await self.generator.ready()
         sessions = await self.sessions.ping()
+        store = await self.store.ping()
         try:
             index = await asyncio.to_thread(lambda: self.retriever.index.version)
         except IngestError as exc:
@@ -118,6 +140,7 @@ class Services:
         return {
             "triton": triton,
             "session_store": sessions,
+            "durable_store": store,
             "index": index is not None,
             "index_version": index,
         }

@@ -77,6 +77,9 @@ class QueryEmbedder(Protocol):
 
 class ServedIndex(Protocol):
     @property
+    def version(self) -> str: ...
+
+    @property
     def derived(self) -> Mapping[str, Any]: ...
 
 

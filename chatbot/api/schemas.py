@@ -6,6 +6,7 @@ OpenAI-compatible body, refuse unknown fields; ``chatbot.api.openapi`` makes the
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from litestar.datastructures import UploadFile
@@ -172,3 +173,55 @@ class OpenAIChatRequest(BaseModel):
     stream: bool = False
     max_tokens: MaxTokens | None = None
     max_completion_tokens: MaxTokens | None = None
+
+
+class CitedSource(BaseModel):
+    """A source an answer cited, with its retrieval score then."""
+
+    id: str
+    title: str
+    url: str | None
+    score: float
+    kind: str | None
+
+
+class TurnRecordView(BaseModel):
+    """The provenance of one answer (``GET /admin/turns``): masked question, answer, sources,
+    rail verdicts, and what produced it."""
+
+    message_id: str
+    session_id: str
+    created_at: datetime
+    question: str
+    """The customer's message as masked; the raw text is never kept."""
+    answer: str
+    answered_by: AnsweredBy
+    citations: list[CitedSource]
+    guardrails: dict[str, Any]
+    """The turn's guardrails report (the keys of ``guardrails`` in a chat answer)."""
+    index_version: str | None
+    prompt_version: str | None
+    engine_dialect: str | None
+    engine_model: str | None
+    timings_ms: dict[str, float]
+
+
+class TurnPage(BaseModel):
+    turns: list[TurnRecordView]
+    next_before: datetime | None
+    """Pass as ``before`` for the next page (older turns); null on the last page."""
+
+
+class FeedbackView(BaseModel):
+    id: int
+    message_id: str
+    session_id: str
+    rating: Literal["up", "down"]
+    comment: str | None
+    """As masked."""
+    created_at: datetime
+
+
+class FeedbackPage(BaseModel):
+    feedback: list[FeedbackView]
+    next_before: datetime | None

@@ -13,7 +13,9 @@ from chatbot.api.schemas import SESSION_ID_PATTERN, FeedbackRequest, SessionHist
 from chatbot.api.security import api_key_guard
 from chatbot.errors import NotFoundError
 from chatbot.metrics import FEEDBACK
+from chatbot.services import Services
 from chatbot.sessions import SessionStore
+from rails.pii import mask
 
 _SESSION = "/sessions/{session_id:str}"
 SessionIdPath = Annotated[str, Parameter(pattern=SESSION_ID_PATTERN)]
@@ -57,8 +59,12 @@ class SessionController(Controller):
         summary="Erase a session",
         responses=problem_responses(400, 401, 404, 503, *LIMITED),
     )
-    async def erase(self, session_id: SessionIdPath, sessions: SessionStore) -> None:
-        if not await sessions.delete(session_id):
+    async def erase(
+        self, session_id: SessionIdPath, sessions: SessionStore, services: Services
+    ) -> None:
+        # Its durable rows too (turn log, feedback), which outlive the session's TTL.
+        erased = await services.store.erase_session(session_id)
+        if not await sessions.delete(session_id) and not erased.total:
             raise NotFoundError(f"no session {session_id} (it may have expired)")
 
     # Litestar 2 answers OPTIONS on a path with several handlers with the methods of the one
@@ -75,7 +81,12 @@ class SessionController(Controller):
         summary="Thumbs up/down on an answer",
         responses=problem_responses(*JSON_BODY, 401, 404, 503, *LIMITED),
     )
-    async def feedback(self, data: FeedbackRequest, sessions: SessionStore) -> None:
-        record = {"rating": data.rating, "comment": data.comment, "at": time.time()}
+    async def feedback(
+        self, data: FeedbackRequest, sessions: SessionStore, services: Services
+    ) -> None:
+        # Comments are customer text: masked like every message before anything keeps them.
+        comment = mask(data.comment).text if data.comment is not None else None
+        record = {"rating": data.rating, "comment": comment, "at": time.time()}
         await sessions.feedback(data.session_id, data.message_id, record)
+        await services.store.add_feedback(data.message_id, data.session_id, data.rating, comment)
         FEEDBACK.labels(data.rating).inc()

@@ -96,7 +96,9 @@ def served_index(
 
 
 @pytest.fixture(scope="session")
-def api_settings(served_index: Path, triton: EmbeddedTriton) -> Settings:
+def api_settings(
+    served_index: Path, triton: EmbeddedTriton, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     """Chat keys and admin keys set, Redis sessions, short answers to keep tests quick. The
     tests of generation and its rails need model turns, so the policy shows an FAQ entry as
     written only when its question says the same (curated), never as the closest entry
@@ -114,6 +116,7 @@ def api_settings(served_index: Path, triton: EmbeddedTriton) -> Settings:
         max_tokens=24,
         rate_limit_per_minute=100_000,
         port=free_ports(1)[0],
+        database_url=f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('store')}/chatbot.db",
     )
 
 

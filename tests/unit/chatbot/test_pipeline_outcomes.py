@@ -13,6 +13,7 @@ from chatbot.api.schemas import ChatResponse, StoredTurn
 from chatbot.guard import InputVerdict, OutputVerdict, Persona
 from chatbot.pipeline import ChatPipeline
 from chatbot.policy import AnsweredBy
+from chatbot.provenance import TurnSink
 from chatbot.sessions import MemorySessionStore
 from chatbot.settings import Settings
 from chatbot.turn import (
@@ -112,6 +113,7 @@ class FakeEmbedder:
 
 @dataclass
 class FakeIndex:
+    version: str = "20261207T000000Z-test"
     derived: dict[str, Any] = field(default_factory=lambda: {"topics": ["Cards", "Transfers"]})
 
 
@@ -157,6 +159,7 @@ def _turn(
     hits: Sequence[Hit] = (),
     pieces: Sequence[str] = (),
     output: OutputVerdict | None = None,
+    turn_log: TurnSink | None = None,
 ) -> Run:
     rails = FakeRails(verdict or InputVerdict(reply=None, rails=["check injection"]), output)
     generator = FakeGenerator(pieces)
@@ -167,6 +170,7 @@ def _turn(
         guard=rails,
         retriever=FakeRetriever(list(hits)),
         generator=generator,
+        turn_log=turn_log,
     )
 
     async def collect() -> list[Event]:

@@ -42,6 +42,7 @@ from chatbot.sessions import SessionStore, Turn, check_session_id, new_session_i
 from chatbot.settings import Settings
 from chatbot.turn import (
     ABSTAIN,
+    BLANKS,
     DoneEvent,
     Event,
     FaqRetriever,
@@ -142,7 +143,7 @@ class ChatPipeline:
 
     def check_message(self, message: str) -> str:
         # The raw length counts, as the API schema says (maxLength of the message).
-        text = message.strip()
+        text = message.strip(BLANKS)
         if not text:
             raise InvalidRequestError("the message is empty")
         if len(message) > self.settings.max_message_chars:

@@ -61,6 +61,19 @@ _PII_WORDS = {
 }
 
 
+# What counts as blank in a message: every character Python's ``str.strip`` removes, ECMA
+# regex's ``\s`` (JSON Schema) matches or Unicode's White_Space holds (pydantic's regex), so
+# the API's schema, its validation and the pipeline agree on an empty message.
+BLANKS = (
+    "\t\n\v\f\r \x1c\x1d\x1e\x1f\x85\xa0\u1680"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+NOT_BLANK = "[^" + "".join(f"\\u{ord(c):04x}" for c in BLANKS) + "]"
+"""A pattern one character that is not blank matches, written so that ECMA, Rust and Python
+regex engines read it alike."""
+
+
 class Rails(Protocol):
     """What the pipeline calls on the guardrails (``chatbot.guard.Guardrails``)."""
 

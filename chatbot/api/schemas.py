@@ -13,11 +13,11 @@ from litestar.datastructures import UploadFile
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 
 from chatbot.policy import AnsweredBy
-from chatbot.turn import GuardrailsReport
+from chatbot.turn import NOT_BLANK, GuardrailsReport
 
 SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
-# A message must hold something besides white space (the pipeline strips it).
-_TEXT_PATTERN = r"\S"
+# A message must hold something besides blanks (the pipeline strips them).
+_TEXT_PATTERN = NOT_BLANK
 # Hard ceiling for validation; the schema states the configured CHATBOT_MAX_MESSAGE_CHARS
 # (``chatbot.api.openapi``), which the pipeline checks, so one setting decides.
 _MESSAGE_CEILING = 100_000

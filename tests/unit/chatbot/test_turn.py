@@ -1,6 +1,13 @@
 from __future__ import annotations
 
-from chatbot.turn import fallback, pii_notice
+import re
+import sys
+
+import pydantic
+import pytest
+
+from chatbot.api.schemas import ChatRequest
+from chatbot.turn import BLANKS, NOT_BLANK, fallback, pii_notice
 from ingest.models import Chunk
 
 
@@ -49,3 +56,15 @@ def test_fallback_offers_the_suggested_faq_entry_word_for_word() -> None:
     assert text.count("Lost card](") == 1  # not listed again among the other entries
     assert "Other FAQ entries that may help:\n- Opening hours" in text
     assert "member of our support team" in text
+
+
+def test_the_schema_the_validation_and_the_pipeline_agree_on_blank_messages() -> None:
+    python_blanks = {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()}
+    assert python_blanks <= set(BLANKS)  # all that str.strip() would remove
+    for blank in BLANKS:
+        assert re.fullmatch(NOT_BLANK, blank) is None
+        with pytest.raises(pydantic.ValidationError):
+            ChatRequest.model_validate({"message": blank * 3}, strict=True)
+    for text in ("\x1b", "a", "é", "\u200b"):  # a control character, letters, zero width
+        assert re.fullmatch(NOT_BLANK, text)
+        assert ChatRequest.model_validate({"message": f" {text} "}, strict=True)

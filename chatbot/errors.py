@@ -7,6 +7,7 @@
     +-- WidgetNotBuiltError           /widget.js asked for, but chatbot/widget was never built
     +-- NotFoundError                 a session or message that does not exist
     +-- StackError                    a part of a local stack (``chatbot.stack``) did not start
+    +-- DurableStoreUnavailableError  the durable store's database failed or is unreachable
     +-- SessionError                  the session store failed or was asked for nonsense
     |   +-- InvalidSessionIdError     a session id that is not ours (wrong shape)
     |   +-- SessionStoreUnavailableError  Redis unreachable
@@ -62,6 +63,10 @@ class WidgetNotBuiltError(ChatbotError):
 
 class NotFoundError(ChatbotError):
     """A session or message that does not exist (or has expired)."""
+
+
+class DurableStoreUnavailableError(ChatbotError):
+    """The durable store's database (turn log, feedback) failed or cannot be reached."""
 
 
 class StackError(ChatbotError):

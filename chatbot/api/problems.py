@@ -25,6 +25,7 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (errors.ForbiddenPathError, 403, "forbidden-path"),
     (errors.NotFoundError, 404, "not-found"),
     (errors.SessionStoreUnavailableError, 503, "session-store-unavailable"),
+    (errors.DurableStoreUnavailableError, 503, "durable-store-unavailable"),
     (errors.EngineUnavailableError, 503, "engine-unavailable"),
     (errors.WidgetNotBuiltError, 503, "widget-not-built"),
     (errors.GenerationTimeoutError, 504, "generation-timeout"),

@@ -61,7 +61,7 @@ class TurnsController(Controller):
     @get(
         "/turns",
         summary="Recent answers with their provenance, newest first",
-        responses=problem_responses(400, *ADMIN, *LIMITED),
+        responses=problem_responses(400, *ADMIN, 503, *LIMITED),
     )
     async def turns(
         self,
@@ -85,7 +85,7 @@ class TurnsController(Controller):
     @get(
         "/turns/{message_id:str}",
         summary="One answer's provenance record",
-        responses=problem_responses(400, *ADMIN, 404, *LIMITED),
+        responses=problem_responses(400, *ADMIN, 404, 503, *LIMITED),
     )
     async def turn(self, services: Services, message_id: MessageId) -> TurnRecordView:
         found = await services.store.get_turn(message_id)
@@ -96,7 +96,7 @@ class TurnsController(Controller):
     @get(
         "/feedback",
         summary="Customers' ratings of answers, newest first",
-        responses=problem_responses(400, *ADMIN, *LIMITED),
+        responses=problem_responses(400, *ADMIN, 503, *LIMITED),
     )
     async def feedback(
         self,

@@ -16,8 +16,10 @@ from typing import Any, cast
 from sqlalchemy import Insert, Select, Table, delete, insert, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from chatbot.errors import DurableStoreUnavailableError
 from chatbot.store.engine import make_engine
 from chatbot.store.migrations import upgrade
 from chatbot.store.models import ID_LENGTH, FeedbackRecord, TurnRecord
@@ -71,6 +73,16 @@ class DurableStore:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @asynccontextmanager
+    async def _connection(self, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection (a transaction when ``write``); the database failing is one typed
+        error, which the API answers with a 503."""
+        try:
+            async with self.engine.begin() if write else self.engine.connect() as connection:
+                yield connection
+        except (SQLAlchemyError, OSError) as exc:
+            raise DurableStoreUnavailableError(f"durable store: {exc}") from exc
+
     async def ping(self) -> bool:
         """Whether the database answers (for readiness checks; never raises)."""
         try:
@@ -89,13 +101,13 @@ class DurableStore:
         rows = [_turn_row(record) for record in records]
         if not rows:
             return 0
-        async with self.engine.begin() as connection:
+        async with self._connection(write=True) as connection:
             await connection.execute(self._insert_new(TURNS), rows)
         return len(rows)
 
     async def get_turn(self, message_id: str) -> TurnRecordOut | None:
         query = select(TURNS).where(TURNS.c.message_id == message_id)
-        async with self.engine.connect() as connection:
+        async with self._connection() as connection:
             row = (await connection.execute(query)).mappings().first()
         return None if row is None else _turn_out(row)
 
@@ -119,7 +131,7 @@ class DurableStore:
             query = query.where(TURNS.c.session_id == session_id)
         query = _window(query, TURNS, since, before)
         query = query.order_by(TURNS.c.created_at.desc(), TURNS.c.message_id.desc())
-        async with self.engine.connect() as connection:
+        async with self._connection() as connection:
             rows = (await connection.execute(query.limit(_limit(limit)))).mappings().all()
         return [_turn_out(row) for row in rows]
 
@@ -147,7 +159,7 @@ class DurableStore:
             "comment": comment,
             "created_at": when,
         }
-        async with self.engine.begin() as connection:
+        async with self._connection(write=True) as connection:
             result = await connection.execute(insert(FEEDBACK).values(values))
         key = result.inserted_primary_key
         assert key is not None
@@ -177,7 +189,7 @@ class DurableStore:
             query = query.where(FEEDBACK.c.message_id == message_id)
         query = _window(query, FEEDBACK, since, before)
         query = query.order_by(FEEDBACK.c.created_at.desc(), FEEDBACK.c.id.desc())
-        async with self.engine.connect() as connection:
+        async with self._connection() as connection:
             rows = (await connection.execute(query.limit(_limit(limit)))).mappings().all()
         return [FeedbackRecordOut(**dict(row)) for row in rows]
 
@@ -186,7 +198,7 @@ class DurableStore:
     async def erase_session(self, session_id: str) -> Deleted:
         """Delete every row of a session: its turns and the feedback on them."""
         its_messages = select(TURNS.c.message_id).where(TURNS.c.session_id == session_id)
-        async with self.engine.begin() as connection:
+        async with self._connection(write=True) as connection:
             feedback = await connection.execute(
                 delete(FEEDBACK).where(
                     or_(
@@ -201,7 +213,7 @@ class DurableStore:
     async def purge(self, older_than: datetime) -> Deleted:
         """Retention: delete turns and feedback created before ``older_than``."""
         cutoff = as_utc(older_than)
-        async with self.engine.begin() as connection:
+        async with self._connection(write=True) as connection:
             feedback = await connection.execute(
                 delete(FEEDBACK).where(FEEDBACK.c.created_at < cutoff)
             )

@@ -114,6 +114,8 @@ class _Turn:
     history: list[Turn]
     hits: list[Hit]
     """Retrieval's ranking, less what the retrieval rail dropped."""
+    index_version: str
+    """The index version retrieval searched (the turn log records it)."""
     verdict: InputVerdict
     report: GuardrailsReport
     """The input side of the report; the outcome adds its own members."""
@@ -199,7 +201,7 @@ class ChatPipeline:
             # retrieval all read this vector, so the rails need not run the model on the loop.
             await asyncio.to_thread(self.retriever.embedder.encode_query, text)
         # Retrieval comes before the input rails: what the served FAQ covers is on topic.
-        hits = await self._retrieve(text, history, timer)
+        hits, index_version = await self._retrieve(text, history, timer)
         # The retrieval rail: chunks that speak to the assistant never reach a prompt, nor
         # make a message on topic.
         dropped = [h for h in hits if _screened(h.chunk)]
@@ -226,7 +228,7 @@ class ChatPipeline:
             withheld=verdict.withhold,
         )
         notice = pii_notice(masked.kinds) if masked.kinds else ""
-        return _Turn(session_id, text, notice, history, hits, verdict, report, timer)
+        return _Turn(session_id, text, notice, history, hits, index_version, verdict, report, timer)
 
     def _without_model(self, turn: _Turn) -> Outcome | None:
         """The outcome when no model call is needed; None when the model answers."""
@@ -334,11 +336,8 @@ class ChatPipeline:
             timings_ms=timings,
         )
         if self.turn_log is not None:
-            try:
-                version: str | None = self.retriever.index.version
-            except IngestError:
-                version = None
-            self.turn_log.submit(provenance.record(result, turn.text, version, self.provenance))
+            record = provenance.record(result, turn.text, turn.index_version, self.provenance)
+            self.turn_log.submit(record)
         return result
 
     def _persona(self) -> Persona:
@@ -359,13 +358,15 @@ class ChatPipeline:
             answer=self.settings.answer_threshold,
         )
 
-    async def _retrieve(self, text: str, history: list[Turn], timer: _Timer) -> list[Hit]:
+    async def _retrieve(
+        self, text: str, history: list[Turn], timer: _Timer
+    ) -> tuple[list[Hit], str]:
         with timer.stage("rewrite"):
             earlier = [t.user for t in history if t.answered_by in policy.GROUNDED]
             query = standalone_query(text, earlier)
         with timer.stage("retrieval"):
             result = await asyncio.to_thread(self.retriever.search, query)
-        return result.hits[: self.settings.context_chunks]
+        return result.hits[: self.settings.context_chunks], result.index_version
 
     async def _tokens(self, turn: _Turn, max_tokens: int | None) -> AsyncGenerator[str, None]:
         keep = self.settings.prompt_history_turns

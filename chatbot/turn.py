@@ -90,9 +90,6 @@ class QueryEmbedder(Protocol):
 
 class ServedIndex(Protocol):
     @property
-    def version(self) -> str: ...
-
-    @property
     def derived(self) -> Mapping[str, Any]: ...
 
 

@@ -126,7 +126,7 @@ class FakeRetriever:
 
     def search(self, query: str) -> SearchResult:
         self.searched.append(query)
-        return SearchResult(query, list(self.hits), "v1")
+        return SearchResult(query, list(self.hits), self.index.version)
 
 
 class FakeGenerator:

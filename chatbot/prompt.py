@@ -9,10 +9,12 @@ obeyed. Other characters stay as written, so the model can quote them.
 from __future__ import annotations
 
 import hashlib
-import inspect
+import json
 import re
 import secrets
 from collections.abc import Sequence
+from types import SimpleNamespace
+from typing import Any
 
 from ingest.search import Hit
 
@@ -69,8 +71,14 @@ def messages(
     return out
 
 
-VERSION = hashlib.sha256(
-    "\n".join([_SYSTEM, inspect.getsource(excerpt), inspect.getsource(messages)]).encode()
-).hexdigest()[:12]
-"""The prompt template's version, recorded with each answer: it changes with the system
-message or the way excerpts and history are laid out."""
+def _version() -> str:
+    # The prompt a fixed sample renders to: it changes with the system message or the way
+    # excerpts and history are laid out, and needs no source files at run time.
+    faq = SimpleNamespace(kind="faq", title="{title}", answer="{answer}", text="{text}")
+    sample: Any = SimpleNamespace(chunk=faq)
+    rendered = json.dumps(messages("{question}", [sample], [("{user}", "{assistant}")], "{bot}"))
+    return hashlib.sha256(rendered.replace(CANARY, "{canary}").encode()).hexdigest()[:12]
+
+
+VERSION = _version()
+"""The prompt template's version, recorded with each answer."""

@@ -136,6 +136,30 @@ class Settings(BaseSettings):
     """Turn records waiting to be written at most; beyond it records are dropped (and
     counted) rather than slowing a turn down."""
 
+    # The support team's loop: gaps, answers the admin writes, the regression gate, handoff
+    gap_similarity: float = Field(default=CALIBRATION.gaps.similarity, ge=0.0, le=1.0)
+    """Cosine of two unanswered questions at or above which they are one FAQ gap."""
+    admin_faq_file: Path = Path(".chatbot/admin-faq.csv")
+    """The FAQ entries written in the admin console or ``/admin/faq`` (kept in the durable
+    store, written here for the ingest): ingested with every run, whatever paths are given."""
+    golden_file: Path | None = None
+    """Golden questions the admin keeps for the regression gate: a CSV or JSON Lines file of
+    ``question`` and ``expected`` (the FAQ question or id that must come first)."""
+    gate_max_drop: float = Field(default=0.02, ge=0.0, le=1.0)
+    """How much recall@1 on the golden questions a new index version may lose against the
+    served one before the gate refuses to publish it (``--force`` publishes anyway)."""
+    handoff_webhook_url: str | None = None
+    """Where a handoff to a person is POSTed (JSON, signed with ``handoff_webhook_secret``)."""
+    handoff_webhook_secret: str | None = None
+    """The HMAC-SHA256 key of the ``X-Chatbot-Signature`` header; required with a webhook."""
+    handoff_attempts: int = Field(default=5, ge=1, le=20)
+    """Deliveries tried per handoff (with exponential backoff) before it is marked failed."""
+    handoff_timeout: float = Field(default=10.0, gt=0, le=120)
+    """Seconds one webhook delivery may take."""
+    support_contact: str = Field(default="", max_length=500)
+    """How customers reach a person ("call 0800 123 456, 8am-8pm"), said when no webhook
+    takes handoffs; empty: the bank's website's contact page."""
+
     # HTTP API
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -170,6 +194,13 @@ class Settings(BaseSettings):
             raise ValueError("production needs CHATBOT_API_KEYS: the chat API is never open there")
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("chunk_overlap must be smaller than chunk_size")
+        if self.handoff_webhook_url and not self.handoff_webhook_secret:
+            raise ValueError("CHATBOT_HANDOFF_WEBHOOK_URL needs CHATBOT_HANDOFF_WEBHOOK_SECRET")
+        if self.handoff_webhook_secret is not None and (
+            self.handoff_webhook_secret.lower() in _PLACEHOLDERS
+            or len(self.handoff_webhook_secret) < 16
+        ):
+            raise ValueError("CHATBOT_HANDOFF_WEBHOOK_SECRET must be 16+ characters, no placeholder")
         return self
 
     @property

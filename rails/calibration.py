@@ -21,6 +21,9 @@ settings. The sections and who reads them:
   says the same (``curated``), the closest entry shown as written (``entry``), and below
   ``answer`` an abstention. The defaults of ``chatbot.settings.Settings``, which operators may
   override (``bench/answers.py --calibrate``).
+- ``gaps``: ``similarity``, the cosine at which two unanswered questions belong to one FAQ gap
+  (``chatbot.gaps``), chosen by ``bench/gaps.py --calibrate`` on Banking77's training split;
+  the default of ``Settings.gap_similarity``.
 
 This module imports nothing heavy: the settings read it before any model loads.
 """
@@ -67,11 +70,17 @@ class Faq:
 
 
 @dataclass(frozen=True)
+class Gaps:
+    similarity: float
+
+
+@dataclass(frozen=True)
 class Calibration:
     injection: Injection
     grounding: Grounding
     topical: Topical
     faq: Faq
+    gaps: Gaps
 
     @classmethod
     def load(cls, path: Path = CALIBRATION_PATH) -> Calibration:
@@ -83,6 +92,7 @@ class Calibration:
             grounding=Grounding(**data["grounding"]),
             topical=Topical(**data["topical"]),
             faq=Faq(**data["faq"]),
+            gaps=Gaps(**data["gaps"]),
         )
 
     def to_dict(self) -> dict[str, Any]:

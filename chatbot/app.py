@@ -22,6 +22,7 @@ from litestar.plugins.pydantic import PydanticInitPlugin
 from chatbot.api.admin import AdminController
 from chatbot.api.body import ApiRequest
 from chatbot.api.chat import ChatController
+from chatbot.api.console import console_page
 from chatbot.api.health import HealthController, MetricsController
 from chatbot.api.openai import OpenAIController
 from chatbot.api.openapi import ApiSchemaPlugin
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HealthController,
             MetricsController,
             demo_page,
+            console_page,
             widget_script,
         ],
         dependencies={

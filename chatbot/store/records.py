@@ -10,10 +10,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 Rating = Literal["up", "down"]
 RATINGS: frozenset[str] = frozenset({"up", "down"})
+
+
+class HandoffStatus(StrEnum):
+    """Where a handoff to a person stands."""
+
+    PENDING = "pending"
+    """Waiting for (another) webhook delivery."""
+    DELIVERED = "delivered"
+    """The webhook answered 2xx."""
+    FAILED = "failed"
+    """Every attempt failed, or the webhook refused it (a 4xx other than 408/429)."""
+    NOT_CONFIGURED = "not_configured"
+    """No webhook is set: the customer was told how to reach support instead."""
 
 
 def utcnow() -> datetime:

@@ -1,13 +1,16 @@
 """One ingest run: discover files, load and chunk, diff against the served version, embed
-what changed, write a new version, switch ``CURRENT``.
+what changed, write a new version, run the regression gate (:mod:`ingest.gate`), switch
+``CURRENT``.
 
 The paths given form the whole corpus: a document that was in the served version and is no
 longer found is removed. A document that fails to load this time keeps its previous chunks
-(reported as failed), so a corrupt upload never silently deletes knowledge.
+(reported as failed), so a corrupt upload never silently deletes knowledge. A version the
+gate refuses is removed again, unpublished, unless the run is forced.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -21,6 +24,7 @@ from ingest.chunking import chunk_document, load_document
 from ingest.config import ChunkingConfig, IndexConfig
 from ingest.embeddings import Embedder
 from ingest.errors import IndexUnavailableError, IngestError, NothingToIngestError
+from ingest.gate import GateConfig, GateResult, GoldenQuestion, read_golden, run_gate
 from ingest.knowledge import derive
 from ingest.models import Chunk
 from ingest.store import (
@@ -60,6 +64,10 @@ class IngestSummary:
     seconds: float = 0.0
     derived: dict[str, Any] = field(default_factory=dict)
     """What the rails derived from the new version (topics, the review of its FAQ questions)."""
+    gate: GateResult | None = None
+    """The regression gate's figures (None: no gate ran, e.g. a dry run or nothing changed)."""
+    not_published: str | None = None
+    """Why the new version was not published (the gate refused it)."""
 
     def count(self, status: Status) -> int:
         return sum(1 for d in self.documents if d.status == status)
@@ -89,6 +97,8 @@ class IngestSummary:
             "seconds": round(self.seconds, 3),
             "docs_per_second": round(self.docs_per_second, 2),
             "derived": self.derived,
+            "gate": self.gate.to_json() if self.gate is not None else None,
+            "not_published": self.not_published,
             "documents": [
                 {
                     "source": d.source,
@@ -145,14 +155,23 @@ def run_ingest(
     on_embedded: Callable[[int], None] | None = None,
     screen: Callable[[str], str | None] | None = None,
     review: Callable[[list[Chunk]], dict[str, Any]] | None = None,
+    gate: GateConfig | None = None,
+    force: bool = False,
 ) -> IngestSummary:
     """Ingest ``paths`` into ``index_dir``. ``embedder`` is a factory, so a dry run or a run
     with nothing changed never loads the model. ``screen`` (the chatbot passes its retrieval
     rail) names why a chunk's text must not reach a prompt; such chunks are flagged and
     reported as warnings of their document. ``review`` (the chatbot passes its input rails)
     reads the new version's chunks before it goes live; what it returns is
-    stored with the version (``derived.json``) and shown in the summary."""
+    stored with the version (``derived.json``) and shown in the summary. ``gate`` measures
+    the new version against the served one before it goes live; a refused version is not
+    published unless ``force`` (the figures are in the summary either way). A bad golden file
+    raises :class:`ingest.gate.GoldenFileError` before anything is written."""
     started = time.perf_counter()
+    # Read first: a bad golden file must stop the run before any embedding or writing.
+    golden: list[GoldenQuestion] = []
+    if gate is not None and gate.golden_file is not None and not dry_run:
+        golden = read_golden(gate.golden_file)
     files, reports = discover(paths)
     with ingest_lock(index_dir):
         served = _served(index_dir)
@@ -261,6 +280,19 @@ def run_ingest(
             titles=titles,
             derived=summary.derived,
         )
+        if gate is not None:
+            candidate = load_version(index_dir, manifest.version)
+            summary.gate = run_gate(
+                candidate, served, gate, admin=golden, encode=model.encode_query, force=force
+            )
+            if not summary.gate.passed and not force:
+                # Removed, not kept unpublished: prune keeps the newest versions on disk, and
+                # a refused one must not push a published (rollback) version out.
+                del candidate
+                shutil.rmtree(index_dir / manifest.version, ignore_errors=True)
+                summary.not_published = summary.gate.reason
+                summary.seconds = time.perf_counter() - started
+                return summary
         switch_current(index_dir, manifest.version)
         prune(index_dir, index.keep_versions)
         summary.version = manifest.version

@@ -6,6 +6,11 @@ An upload is written into ``<data_dir>/uploads`` and the whole data folder is re
 cannot be read, the uploads are taken back (a file one replaced is restored) and the answer
 is a 422 problem, with the served index untouched. Ingest runs in a worker thread with its own
 embedding model, so chat turns keep being answered meanwhile.
+
+The regression gate runs before a new version goes live. A version it refuses is an answer,
+not an error: 200 with ``published: false``, ``not_published`` (why) and ``gate`` (the
+figures), the served version untouched; ``force`` in the body of ``/admin/ingest`` publishes
+it anyway. (An upload is never forced: the admin re-runs ``/admin/ingest`` with ``force``.)
 """
 
 from __future__ import annotations
@@ -41,8 +46,20 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _INGEST = (*ADMIN, 409, 422, 503, *LIMITED)
 
 
-def _ingest(settings: Settings, paths: list[Path], full: bool, dry_run: bool) -> IngestSummary:
-    return ingest_paths(settings, paths, full=full, dry_run=dry_run)
+def _ingest(
+    settings: Settings, paths: list[Path], full: bool, dry_run: bool, force: bool = False
+) -> IngestSummary:
+    return ingest_paths(settings, paths, full=full, dry_run=dry_run, force=force)
+
+
+_GATE = (
+    "Before the new version goes live, the regression gate compares recall@1 on the golden "
+    "questions (every FAQ question, plus the admin's golden file) with the served version's. "
+    "A version it refuses (recall@1 fell by more than the configured margin) is not "
+    "published: the answer is still 200, with `published: false`, `not_published` saying why "
+    "and `gate` holding the figures (also when the gate passed). A malformed golden file is a "
+    "422 problem, before anything is written."
+)
 
 
 def _inside(path: str, root: Path) -> Path:
@@ -77,6 +94,7 @@ class AdminController(Controller):
         "/ingest",
         status_code=200,
         summary="Ingest server paths inside the data folder (no paths: all of it)",
+        description=_GATE + " `force: true` publishes a version the gate refused.",
         responses=problem_responses(*JSON_BODY, 403, 404, *_INGEST),
     )
     async def ingest(self, data: IngestPathsRequest, services: Services) -> dict[str, Any]:
@@ -84,13 +102,18 @@ class AdminController(Controller):
         root = settings.data_dir
         paths = [_inside(p, root) for p in data.paths] if data.paths else [root]
         async with _exclusive(services):
-            summary = await asyncio.to_thread(_ingest, settings, paths, data.full, data.dry_run)
+            summary = await asyncio.to_thread(
+                _ingest, settings, paths, data.full, data.dry_run, data.force
+            )
         return summary.to_json()
 
     @post(
         "/ingest/files",
         status_code=200,
         summary="Upload documents (kept in the data folder's uploads/) and ingest them",
+        description=_GATE
+        + " An upload is never forced; the uploaded files stay in the data folder, so "
+        "`POST /admin/ingest` with `force: true` publishes them.",
         responses=problem_responses(400, 413, 415, *_INGEST),
     )
     async def upload(

@@ -100,6 +100,8 @@ class IngestPathsRequest(BaseModel):
     """Server paths inside the data folder; default: the whole data folder."""
     full: bool = False
     dry_run: bool = False
+    force: bool = False
+    """Publish the new version even if the regression gate refuses it."""
 
 
 class IngestUpload(BaseModel):

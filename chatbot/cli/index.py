@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
@@ -14,12 +15,22 @@ from chatbot.cli.common import embedder_factory, err, errors, fail, load_setting
 from chatbot.settings import Settings
 from ingest.embeddings import Embedder
 
+GATE_REFUSED = 3
+"""Exit code of an ingest whose new version the regression gate kept from going live."""
+
 
 def run_ingest(
-    settings: Settings, paths: list[Path], *, full: bool, dry_run: bool, quiet: bool
+    settings: Settings,
+    paths: list[Path],
+    *,
+    full: bool,
+    dry_run: bool,
+    quiet: bool,
+    force: bool = False,
 ) -> int:
-    """Ingest and report; the exit code (1 if a document failed). Shared with ``chatbot up``,
-    which ingests the sample FAQ on first run."""
+    """Ingest and report; the exit code (``GATE_REFUSED`` if the gate kept the version from
+    going live, else 1 if a document failed). Shared with ``chatbot up``, which ingests the
+    sample FAQ on first run."""
     from chatbot.ingesting import ingest_paths
 
     progress = Progress(
@@ -39,6 +50,7 @@ def run_ingest(
             embedder=embedder_factory(settings),
             full=full,
             dry_run=dry_run,
+            force=force,
             on_embed_start=lambda n: progress.update(task, total=n),
             on_embedded=lambda n: progress.advance(task, n),
         )
@@ -47,6 +59,10 @@ def run_ingest(
         out.print_json(json.dumps(report)) if out.is_terminal else print(json.dumps(report))
     else:
         _print_summary(report)
+    if report["not_published"]:
+        if quiet:  # stdout holds the JSON alone; the human summary said it already
+            err.print(f"[bold red]not published:[/] {report['not_published']}", highlight=False)
+        return GATE_REFUSED
     return 1 if report["failed"] else 0
 
 
@@ -76,12 +92,60 @@ def _print_summary(report: dict[str, object]) -> None:
                 highlight=False,
             )
     _print_review(report)
+    _print_gate(report)
     if report["dry_run"]:
         out.print("dry run: nothing was written")
     elif report["published"]:
         out.print(f"serving index version [bold]{report['version']}[/]")
+    elif report["not_published"]:
+        err.print(
+            f"[bold red]not published:[/] {report['not_published']}; still serving "
+            f"{report['version']} (--force publishes it anyway)",
+            highlight=False,
+        )
     else:
         out.print(f"no changes; still serving {report['version']}")
+
+
+def _figure(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else "n/a"
+
+
+def _print_gate(report: dict[str, object]) -> None:
+    """The regression gate's figures: recall@1 of the golden questions, new against served."""
+    gate = report.get("gate")
+    if not isinstance(gate, dict):
+        return
+    if gate["recall_at_1_live"] is None:
+        out.print(
+            f"gate: recall@1 {_figure(gate['recall_at_1_new'])} on {gate['new_only']} golden "
+            "questions (first version: nothing to compare)",
+            highlight=False,
+        )
+    else:
+        verdict = "passed" if gate["passed"] else "forced" if gate["forced"] else "refused"
+        out.print(
+            f"gate {verdict}: recall@1 {_figure(gate['recall_at_1_live'])} -> "
+            f"{_figure(gate['recall_at_1_new'])} on {gate['compared']} golden questions "
+            f"(max drop {gate['max_drop']}); {gate['new_only']} new only "
+            f"(recall@1 {_figure(gate['recall_at_1_new_only'])})",
+            highlight=False,
+        )
+    if gate["unmatched"]:
+        err.print(
+            f"[yellow]{gate['unmatched']} golden questions[/] expect an entry the new version "
+            "does not have",
+            highlight=False,
+        )
+    regressions = gate["regressions"]
+    assert isinstance(regressions, list)
+    for row in regressions:
+        # FAQ text may hold square brackets, which rich would read as markup.
+        got = escape(row["got"] or "nothing relevant")
+        err.print(
+            f"  {escape(repr(row['question']))}: expected {escape(row['expected'])}, got {got}",
+            highlight=False,
+        )
 
 
 def _print_review(report: dict[str, object]) -> None:
@@ -113,10 +177,28 @@ def ingest(
     full: Annotated[bool, typer.Option("--full", help="Re-embed everything.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Publish even if the regression gate refuses the version."),
+    ] = False,
 ) -> None:
-    """Ingest FAQ documents (CSV/JSON/JSONL pairs, Markdown, text, HTML, PDF) into the index."""
+    """Ingest FAQ documents (CSV/JSON/JSONL pairs, Markdown, text, HTML, PDF) into the index.
+
+    The admin's FAQ file (CHATBOT_ADMIN_FAQ_FILE) is always ingested too. Before a new version
+    goes live, the regression gate compares its recall@1 on the golden questions (every FAQ
+    question, plus CHATBOT_GOLDEN_FILE) with the served version's. Exit codes: 0 published or
+    nothing to do, 1 an error or a document that failed, 3 the gate refused the version
+    (recall@1 fell by more than CHATBOT_GATE_MAX_DROP; nothing published).
+    """
     raise typer.Exit(
-        run_ingest(load_settings(index_dir), paths, full=full, dry_run=dry_run, quiet=as_json)
+        run_ingest(
+            load_settings(index_dir),
+            paths,
+            full=full,
+            dry_run=dry_run,
+            quiet=as_json,
+            force=force,
+        )
     )
 
 

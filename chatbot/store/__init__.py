@@ -1,4 +1,5 @@
-"""The durable store (issue 27): turn provenance and feedback that outlive sessions.
+"""The durable store: turn provenance, feedback, admin FAQ entries and handoffs, which
+outlive sessions.
 
 SQLAlchemy 2 (async) over SQLite by default (a file under ``.chatbot/``) or PostgreSQL,
 with Alembic migrations run at connect. Text is stored PII-masked: callers mask first.
@@ -9,7 +10,12 @@ from __future__ import annotations
 from chatbot.store.records import (
     Citation,
     Deleted,
+    FaqEntry,
     FeedbackRecordOut,
+    GapCandidate,
+    HandoffOut,
+    HandoffStatus,
+    NewHandoff,
     NewTurn,
     Rating,
     TurnRecordOut,
@@ -21,7 +27,12 @@ __all__ = [
     "Citation",
     "Deleted",
     "DurableStore",
+    "FaqEntry",
     "FeedbackRecordOut",
+    "GapCandidate",
+    "HandoffOut",
+    "HandoffStatus",
+    "NewHandoff",
     "NewTurn",
     "Rating",
     "TurnLog",

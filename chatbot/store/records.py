@@ -92,11 +92,77 @@ class NewTurn:
     engine_model: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     created_at: datetime = field(default_factory=utcnow)
+    query_vector: bytes | None = None
+    """The question's embedding as ``chatbot.gaps.encode_vector`` packs it."""
 
 
 @dataclass(frozen=True, slots=True)
 class TurnRecordOut(NewTurn):
     """A stored turn, read back (``created_at`` always aware UTC)."""
+
+    gap_answer: str | None = None
+    """The admin FAQ entry that answered this turn's gap."""
+
+
+@dataclass(frozen=True, slots=True)
+class GapCandidate:
+    """A turn that may belong to an FAQ gap, as the store reads it for clustering."""
+
+    message_id: str
+    question: str
+    created_at: datetime
+    answered_by: str
+    rails: dict[str, Any]
+    query_vector: bytes
+    thumbs_down: bool
+    handed_off: bool
+    """The customer asked for a person right after this answer."""
+    gap_answer: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FaqEntry:
+    """An FAQ entry the admin wrote."""
+
+    id: str
+    question: str
+    answer: str
+    category: str | None
+    gap_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewHandoff:
+    """A handoff to a person as the pipeline creates it (masked transcript)."""
+
+    id: str
+    session_id: str
+    message_id: str
+    transcript: tuple[dict[str, str], ...]
+    sources: tuple[dict[str, Any], ...]
+    status: HandoffStatus
+    about: str | None = None
+    """The message id of the turn before the request: what the customer could not get."""
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffOut:
+    """A stored handoff, with its delivery's state."""
+
+    id: str
+    session_id: str
+    message_id: str
+    about: str | None
+    created_at: datetime
+    status: HandoffStatus
+    attempts: int
+    last_error: str | None
+    delivered_at: datetime | None
+    transcript: tuple[dict[str, Any], ...]
+    sources: tuple[dict[str, Any], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +184,8 @@ class Deleted:
 
     turns: int = 0
     feedback: int = 0
+    handoffs: int = 0
 
     @property
     def total(self) -> int:
-        return self.turns + self.feedback
+        return self.turns + self.feedback + self.handoffs

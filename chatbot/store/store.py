@@ -1,4 +1,5 @@
-"""The durable store: turn provenance and feedback in SQLite or PostgreSQL (async).
+"""The durable store: turn provenance, feedback, admin FAQ entries and handoffs in SQLite or
+PostgreSQL (async).
 
 It outlives sessions (unlike Redis' TTL) so the support team can see what the bot did, and
 it is the one place retention and erasure apply. Everything it keeps is PII-masked by the
@@ -13,7 +14,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Insert, Select, Table, delete, insert, or_, select, text
+from sqlalchemy import Insert, Select, Table, delete, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, RowMapping
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,12 +23,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from chatbot.errors import DurableStoreUnavailableError
 from chatbot.store.engine import make_engine
 from chatbot.store.migrations import upgrade
-from chatbot.store.models import ID_LENGTH, FeedbackRecord, TurnRecord
+from chatbot.store.models import (
+    ID_LENGTH,
+    FaqEntryRecord,
+    FeedbackRecord,
+    HandoffRecord,
+    TurnRecord,
+)
 from chatbot.store.records import (
     RATINGS,
     Citation,
     Deleted,
+    FaqEntry,
     FeedbackRecordOut,
+    GapCandidate,
+    HandoffOut,
+    HandoffStatus,
+    NewHandoff,
     NewTurn,
     Rating,
     TurnRecordOut,
@@ -37,6 +49,10 @@ from chatbot.store.records import (
 
 TURNS = cast(Table, TurnRecord.__table__)
 FEEDBACK = cast(Table, FeedbackRecord.__table__)
+FAQ = cast(Table, FaqEntryRecord.__table__)
+HANDOFFS = cast(Table, HandoffRecord.__table__)
+# Outcomes that mean the FAQ had no answer the customer could use (``chatbot.policy``).
+UNANSWERED = ("abstain", "fallback")
 
 
 class DurableStore:
@@ -193,6 +209,160 @@ class DurableStore:
             rows = (await connection.execute(query.limit(_limit(limit)))).mappings().all()
         return [FeedbackRecordOut(**dict(row)) for row in rows]
 
+    # FAQ gaps
+
+    async def gap_candidates(
+        self, *, since: datetime | None = None, answered: bool = False, limit: int = 50_000
+    ) -> list[GapCandidate]:
+        """Turns with a stored question vector that the FAQ did not answer: abstained, fell
+        back (retracted or withheld), followed by a request for a person, or rated down;
+        newest first. ``answered``:
+        those an admin FAQ entry answered instead of those still open."""
+        down = select(FEEDBACK.c.message_id).where(FEEDBACK.c.rating == "down")
+        handed = select(HANDOFFS.c.about).where(HANDOFFS.c.about.is_not(None))
+        query = (
+            select(
+                TURNS.c.message_id,
+                TURNS.c.question,
+                TURNS.c.created_at,
+                TURNS.c.answered_by,
+                TURNS.c.rails,
+                TURNS.c.query_vector,
+                TURNS.c.gap_answer,
+                TURNS.c.message_id.in_(down).label("thumbs_down"),
+                TURNS.c.message_id.in_(handed).label("handed_off"),
+            )
+            .where(TURNS.c.query_vector.is_not(None))
+            .where(
+                or_(
+                    TURNS.c.answered_by.in_(UNANSWERED),
+                    TURNS.c.message_id.in_(down),
+                    TURNS.c.message_id.in_(handed),
+                )
+            )
+            .where(TURNS.c.gap_answer.is_not(None) if answered else TURNS.c.gap_answer.is_(None))
+        )
+        query = _window(query, TURNS, since, None).order_by(TURNS.c.created_at.desc())
+        async with self._connection() as connection:
+            rows = (await connection.execute(query.limit(_limit(limit)))).mappings().all()
+        return [
+            GapCandidate(
+                **{
+                    **dict(row),
+                    "thumbs_down": bool(row["thumbs_down"]),
+                    "handed_off": bool(row["handed_off"]),
+                }
+            )
+            for row in rows
+        ]
+
+    async def answer_gap(self, message_ids: Collection[str], entry_id: str) -> int:
+        """Mark the turns of a gap as answered by an admin FAQ entry."""
+        if not message_ids:
+            return 0
+        async with self._connection(write=True) as connection:
+            result = await connection.execute(
+                update(TURNS)
+                .where(TURNS.c.message_id.in_(list(message_ids)))
+                .values(gap_answer=entry_id)
+            )
+        return result.rowcount
+
+    # FAQ entries the admin wrote
+
+    async def add_faq_entry(self, entry: FaqEntry) -> None:
+        _check_id("id", entry.id)
+        async with self._connection(write=True) as connection:
+            await connection.execute(insert(FAQ).values(_faq_row(entry)))
+
+    async def update_faq_entry(self, entry: FaqEntry) -> bool:
+        values = _faq_row(entry)
+        del values["id"], values["created_at"]
+        async with self._connection(write=True) as connection:
+            result = await connection.execute(
+                update(FAQ).where(FAQ.c.id == entry.id).values(values)
+            )
+        return result.rowcount > 0
+
+    async def delete_faq_entry(self, entry_id: str) -> bool:
+        async with self._connection(write=True) as connection:
+            await connection.execute(
+                update(TURNS).where(TURNS.c.gap_answer == entry_id).values(gap_answer=None)
+            )
+            result = await connection.execute(delete(FAQ).where(FAQ.c.id == entry_id))
+        return result.rowcount > 0
+
+    async def get_faq_entry(self, entry_id: str) -> FaqEntry | None:
+        async with self._connection() as connection:
+            row = (
+                (await connection.execute(select(FAQ).where(FAQ.c.id == entry_id)))
+                .mappings()
+                .first()
+            )
+        return None if row is None else FaqEntry(**dict(row))
+
+    async def list_faq_entries(self) -> list[FaqEntry]:
+        """Every admin entry, oldest first (the order of the admin FAQ file)."""
+        query = select(FAQ).order_by(FAQ.c.created_at, FAQ.c.id)
+        async with self._connection() as connection:
+            rows = (await connection.execute(query)).mappings().all()
+        return [FaqEntry(**dict(row)) for row in rows]
+
+    # Handoffs
+
+    async def add_handoff(self, handoff: NewHandoff) -> None:
+        _check_id("id", handoff.id)
+        _check_id("session_id", handoff.session_id)
+        values = {
+            "id": handoff.id,
+            "session_id": handoff.session_id,
+            "message_id": handoff.message_id,
+            "about": handoff.about,
+            "created_at": as_utc(handoff.created_at),
+            "status": str(handoff.status),
+            "attempts": 0,
+            "last_error": None,
+            "delivered_at": None,
+            "transcript": list(handoff.transcript),
+            "sources": list(handoff.sources),
+        }
+        async with self._connection(write=True) as connection:
+            await connection.execute(insert(HANDOFFS).values(values))
+
+    async def delivery_result(
+        self, handoff_id: str, status: HandoffStatus, attempts: int, error: str | None
+    ) -> None:
+        """What the webhook delivery made of a handoff (``chatbot.handoff.DeliveryReport``)."""
+        values: dict[str, Any] = {
+            "status": str(status),
+            "attempts": attempts,
+            "last_error": error,
+        }
+        if status is HandoffStatus.DELIVERED:
+            values["delivered_at"] = utcnow()
+        async with self._connection(write=True) as connection:
+            await connection.execute(
+                update(HANDOFFS).where(HANDOFFS.c.id == handoff_id).values(values)
+            )
+
+    async def list_handoffs(
+        self,
+        *,
+        status: HandoffStatus | None = None,
+        since: datetime | None = None,
+        before: datetime | None = None,
+        limit: int = 100,
+    ) -> list[HandoffOut]:
+        """Handoffs newest first, with the same window as :meth:`list_turns`."""
+        query = select(HANDOFFS)
+        if status is not None:
+            query = query.where(HANDOFFS.c.status == str(status))
+        query = _window(query, HANDOFFS, since, before)
+        query = query.order_by(HANDOFFS.c.created_at.desc(), HANDOFFS.c.id.desc())
+        async with self._connection() as connection:
+            rows = (await connection.execute(query.limit(_limit(limit)))).mappings().all()
+        return [_handoff_out(row) for row in rows]
+
     # Erasure and retention
 
     async def erase_session(self, session_id: str) -> Deleted:
@@ -208,17 +378,23 @@ class DurableStore:
                 )
             )
             turns = await connection.execute(delete(TURNS).where(TURNS.c.session_id == session_id))
-        return Deleted(turns=turns.rowcount, feedback=feedback.rowcount)
+            handoffs = await connection.execute(
+                delete(HANDOFFS).where(HANDOFFS.c.session_id == session_id)
+            )
+        return Deleted(turns=turns.rowcount, feedback=feedback.rowcount, handoffs=handoffs.rowcount)
 
     async def purge(self, older_than: datetime) -> Deleted:
-        """Retention: delete turns and feedback created before ``older_than``."""
+        """Retention: delete turns, feedback and handoffs created before ``older_than``."""
         cutoff = as_utc(older_than)
         async with self._connection(write=True) as connection:
             feedback = await connection.execute(
                 delete(FEEDBACK).where(FEEDBACK.c.created_at < cutoff)
             )
             turns = await connection.execute(delete(TURNS).where(TURNS.c.created_at < cutoff))
-        return Deleted(turns=turns.rowcount, feedback=feedback.rowcount)
+            handoffs = await connection.execute(
+                delete(HANDOFFS).where(HANDOFFS.c.created_at < cutoff)
+            )
+        return Deleted(turns=turns.rowcount, feedback=feedback.rowcount, handoffs=handoffs.rowcount)
 
     async def purge_expired(self, retention_days: int, *, now: datetime | None = None) -> Deleted:
         """:meth:`purge` of what is older than ``retention_days`` (``Settings.retention_days``)."""
@@ -271,7 +447,28 @@ def _turn_row(record: NewTurn) -> dict[str, Any]:
         "engine_dialect": record.engine_dialect,
         "engine_model": record.engine_model,
         "timings_ms": record.timings_ms,
+        "query_vector": record.query_vector,
     }
+
+
+def _faq_row(entry: FaqEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "question": entry.question,
+        "answer": entry.answer,
+        "category": entry.category,
+        "gap_id": entry.gap_id,
+        "created_at": as_utc(entry.created_at),
+        "updated_at": as_utc(entry.updated_at),
+    }
+
+
+def _handoff_out(row: RowMapping) -> HandoffOut:
+    values = dict(row)
+    values["status"] = HandoffStatus(values["status"])
+    values["transcript"] = tuple(values["transcript"])
+    values["sources"] = tuple(values["sources"])
+    return HandoffOut(**values)
 
 
 def _turn_out(row: RowMapping) -> TurnRecordOut:

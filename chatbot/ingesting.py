@@ -95,12 +95,14 @@ def ingest_paths(
     full: bool,
     dry_run: bool,
     force: bool = False,
+    keep_unlisted: bool = False,
     embedder: Callable[[], Embedder] | None = None,
     on_embed_start: Callable[[int], None] | None = None,
     on_embedded: Callable[[int], None] | None = None,
 ) -> IngestSummary:
     """``embedder`` defaults to a fresh model: an ingest never shares one with chat turns.
-    ``force`` publishes a version the regression gate refuses."""
+    ``force`` publishes a version the regression gate refuses; ``keep_unlisted`` keeps the
+    served documents that ``paths`` do not hold (publishing the admin's FAQ file alone)."""
     model = functools.cache(embedder or (lambda: Embedder(settings.embedding())))
 
     def check(chunks: list[Chunk]) -> dict[str, Any]:
@@ -120,4 +122,5 @@ def ingest_paths(
         review=check,
         gate=gate_config(settings),
         force=force,
+        keep_unlisted=keep_unlisted,
     )

@@ -3,9 +3,10 @@ what changed, write a new version, run the regression gate (:mod:`ingest.gate`),
 ``CURRENT``.
 
 The paths given form the whole corpus: a document that was in the served version and is no
-longer found is removed. A document that fails to load this time keeps its previous chunks
-(reported as failed), so a corrupt upload never silently deletes knowledge. A version the
-gate refuses is removed again, unpublished, unless the run is forced.
+longer found is removed (unless ``keep_unlisted``: then only the paths given are re-read, as
+when the admin's FAQ file alone is published). A document that fails to load this time keeps
+its previous chunks (reported as failed), so a corrupt upload never silently deletes
+knowledge. A version the gate refuses is removed again, unpublished, unless the run is forced.
 """
 
 from __future__ import annotations
@@ -157,6 +158,7 @@ def run_ingest(
     review: Callable[[list[Chunk]], dict[str, Any]] | None = None,
     gate: GateConfig | None = None,
     force: bool = False,
+    keep_unlisted: bool = False,
 ) -> IngestSummary:
     """Ingest ``paths`` into ``index_dir``. ``embedder`` is a factory, so a dry run or a run
     with nothing changed never loads the model. ``screen`` (the chatbot passes its retrieval
@@ -166,7 +168,8 @@ def run_ingest(
     stored with the version (``derived.json``) and shown in the summary. ``gate`` measures
     the new version against the served one before it goes live; a refused version is not
     published unless ``force`` (the figures are in the summary either way). A bad golden file
-    raises :class:`ingest.gate.GoldenFileError` before anything is written."""
+    raises :class:`ingest.gate.GoldenFileError` before anything is written. ``keep_unlisted``
+    keeps the served version's documents that ``paths`` do not hold (reported unchanged)."""
     started = time.perf_counter()
     # Read first: a bad golden file must stop the run before any embedding or writing.
     golden: list[GoldenQuestion] = []
@@ -212,10 +215,14 @@ def run_ingest(
             )
             chunks.extend(doc_chunks)
             doc_hashes[source] = doc.hash
-        reports.extend(
-            DocumentReport(source, "removed", previous_docs[source].chunks)
-            for source in sorted(set(previous_docs) - seen)
-        )
+        for source in sorted(set(previous_docs) - seen):
+            if keep_unlisted:
+                kept = previous_chunks.get(source, [])
+                reports.append(DocumentReport(source, "unchanged", len(kept)))
+                chunks.extend(kept)
+                doc_hashes[source] = previous_docs[source].hash
+            else:
+                reports.append(DocumentReport(source, "removed", previous_docs[source].chunks))
 
         summary = IngestSummary(
             documents=reports,

@@ -228,3 +228,27 @@ def test_cli_reports_the_gate_and_exits_3_when_it_refuses(tmp_path: Path) -> Non
     report = json.loads(forced.stdout)
     assert report["published"] and report["gate"]["forced"]
     assert report["not_published"] is None
+
+
+def test_the_admin_file_alone_is_published_beside_the_served_documents(
+    admin: Admin, corpus: Path
+) -> None:
+    first = admin.ingest(corpus)
+    admin.faq_file.write_text(PETS)
+    alone = ingest_paths(
+        admin.settings,
+        [admin.faq_file],
+        full=False,
+        dry_run=False,
+        keep_unlisted=True,
+        embedder=admin.model,
+    )
+    assert alone.published and alone.gate is not None and alone.gate.passed
+    statuses = {d.source: d.status for d in alone.documents}
+    assert statuses.pop("admin-faq.csv") == "added"
+    assert set(statuses.values()) == {"unchanged"} and len(statuses) == 5
+    assert alone.chunks_total == first.chunks_total + 1
+    assert alone.chunks_embedded == 1
+    # Without keep_unlisted, the paths are the whole corpus.
+    only = ingest_paths(admin.settings, [admin.faq_file], full=False, dry_run=True)
+    assert only.count("removed") == 5

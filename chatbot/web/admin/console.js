@@ -120,6 +120,14 @@ function start() {
   $("sign-in-form").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", () => signOut());
   $("pages").addEventListener("keydown", navKeys);
+  $("pages").addEventListener("click", (event) => {
+    // The current page's link loads that page again (no hashchange fires for it).
+    const a = event.target.closest("a");
+    if (a && a.getAttribute("href") === window.location.hash && storedKey()) {
+      event.preventDefault();
+      showPage();
+    }
+  });
   whenKeyRefused((error) => {
     forgetKey();
     rendering++;

@@ -74,6 +74,12 @@ function handoffCard(handoff, n) {
           ? el("a", { href: `#/turns/${encodeURIComponent(handoff.message_id)}` }, handoff.message_id)
           : null,
       ],
+      [
+        "Asked about",
+        handoff.about
+          ? el("a", { href: `#/turns/${encodeURIComponent(handoff.about)}` }, handoff.about)
+          : null,
+      ],
     ]),
   );
   const transcript = el("ol", { class: "transcript", "aria-label": `Transcript ${n + 1}` });

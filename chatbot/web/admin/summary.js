@@ -11,7 +11,11 @@ export function gateView(gate) {
   box.append(el("h3", {}, "Regression gate"));
   const passed = gate.passed ?? gate.ok ?? gate.published;
   if (passed === true) box.append(notice("ok", "The gate passed."));
-  if (passed === false) box.append(notice("warn", "The gate refused this version."));
+  if (passed === false && gate.forced) {
+    box.append(notice("warn", "The gate refused this version; it was published anyway (forced)."));
+  } else if (passed === false) {
+    box.append(notice("warn", "The gate refused this version."));
+  }
   for (const name of REASON_KEYS) {
     if (typeof gate[name] === "string" && gate[name]) {
       box.append(el("p", { class: "gate-reason" }, gate[name]));

@@ -22,13 +22,14 @@ from litestar.plugins.pydantic import PydanticInitPlugin
 from chatbot.api.admin import AdminController
 from chatbot.api.body import ApiRequest
 from chatbot.api.chat import ChatController
-from chatbot.api.console import console_page
+from chatbot.api.console import console_asset, console_page
 from chatbot.api.health import HealthController, MetricsController
 from chatbot.api.openai import OpenAIController
 from chatbot.api.openapi import ApiSchemaPlugin
 from chatbot.api.problems import Problems
 from chatbot.api.security import client_identity
 from chatbot.api.sessions import SessionController
+from chatbot.api.support import SupportController
 from chatbot.api.turns import TurnsController
 from chatbot.api.web import demo_page, widget_script
 from chatbot.errors import ConfigurationError
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     admin = Router(
         path="/",
-        route_handlers=[AdminController, TurnsController],
+        route_handlers=[AdminController, TurnsController, SupportController],
         request_max_body_size=settings.max_file_bytes + 1_000_000,
     )
     return Litestar(
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MetricsController,
             demo_page,
             console_page,
+            console_asset,
             widget_script,
         ],
         dependencies={

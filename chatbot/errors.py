@@ -6,6 +6,8 @@
     +-- ForbiddenPathError            an admin path outside the data folder
     +-- WidgetNotBuiltError           /widget.js asked for, but chatbot/widget was never built
     +-- NotFoundError                 a session or message that does not exist
+    +-- GateRefusedError              the regression gate kept an admin's FAQ change from going
+    |                                 live (409, its figures in the problem's ``gate`` member)
     +-- StackError                    a part of a local stack (``chatbot.stack``) did not start
     +-- DurableStoreUnavailableError  the durable store's database failed or is unreachable
     +-- SessionError                  the session store failed or was asked for nonsense
@@ -24,6 +26,7 @@
     ingest.errors.IngestError         errors of ``ingest`` (which never imports ``chatbot``)
     +-- UnsupportedFileError          a file type no loader reads
     +-- DocumentLoadError             a file that could not be read or parsed
+    |   +-- GoldenFileError           the regression gate's golden questions cannot be read
     +-- EmbeddingError                the embedding model could not be loaded or run
     +-- IndexUnavailableError         no index yet, a corrupt one, or one built by another model
     +-- NothingToIngestError          no readable document in the given paths
@@ -35,6 +38,8 @@ detail.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from engines.errors import EngineError
 from ingest.errors import IngestError
@@ -63,6 +68,12 @@ class WidgetNotBuiltError(ChatbotError):
 
 class NotFoundError(ChatbotError):
     """A session or message that does not exist (or has expired)."""
+
+
+class GateRefusedError(ChatbotError):
+    def __init__(self, message: str, gate: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.extra = {"gate": gate}
 
 
 class DurableStoreUnavailableError(ChatbotError):

@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import functools
 import time
+import uuid
 from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass, field
 
@@ -47,6 +48,7 @@ from chatbot.turn import (
     Event,
     FaqRetriever,
     GuardrailsReport,
+    Handoffs,
     Outcome,
     Rails,
     RetractEvent,
@@ -61,6 +63,7 @@ from chatbot.turn import (
     pii_notice,
 )
 from engines.sampling import GenerationParams
+from ingest.embeddings import Vectors
 from ingest.errors import IngestError
 from ingest.models import Chunk
 from ingest.search import Hit
@@ -107,8 +110,11 @@ class _Turn:
     """What the stages before the answer found out; each outcome's method reads it."""
 
     session_id: str
+    message_id: str
     text: str
     """The message, PII masked."""
+    vector: Vectors
+    """The message's embedding (the turn log keeps it for the FAQ gaps)."""
     notice: str
     """The PII notice that opens the answer ("" when nothing was masked)."""
     history: list[Turn]
@@ -133,14 +139,17 @@ class ChatPipeline:
         generator: TextGenerator,
         turn_log: TurnSink | None = None,
         provenance: Provenance | None = None,
+        handoffs: Handoffs | None = None,
     ) -> None:
-        """``turn_log``: where each turn's provenance record goes (none: not logged)."""
+        """``turn_log``: where each turn's provenance record goes (none: not logged);
+        ``handoffs``: who passes a conversation to a person (none: the rails' reply)."""
         self.settings = settings
         self.sessions = sessions
         self.guard = guard
         self.retriever = retriever
         self.generator = generator
         self.turn_log = turn_log
+        self.handoffs = handoffs
         self.provenance = provenance or Provenance(prompt.VERSION, settings.triton_dialect, None)
 
     def check_message(self, message: str) -> str:
@@ -171,7 +180,10 @@ class ChatPipeline:
         turn = await self._prepare(message, session_id)
         if turn.notice:
             yield TokenEvent(turn.notice)
-        outcome = self._without_model(turn)
+        if turn.verdict.handoff and self.handoffs is not None:
+            outcome: Outcome | None = await self._handed_off(turn, self.handoffs)
+        else:
+            outcome = self._without_model(turn)
         if outcome is not None:
             yield TokenEvent(outcome.reply)
         else:
@@ -199,7 +211,7 @@ class ChatPipeline:
         with timer.stage("embed"):
             # Once, in a worker thread: the injection classifier, intent matching and
             # retrieval all read this vector, so the rails need not run the model on the loop.
-            await asyncio.to_thread(self.retriever.embedder.encode_query, text)
+            vector = await asyncio.to_thread(self.retriever.embedder.encode_query, text)
         # Retrieval comes before the input rails: what the served FAQ covers is on topic.
         hits, index_version = await self._retrieve(text, history, timer)
         # The retrieval rail: chunks that speak to the assistant never reach a prompt, nor
@@ -228,7 +240,19 @@ class ChatPipeline:
             withheld=verdict.withhold,
         )
         notice = pii_notice(masked.kinds) if masked.kinds else ""
-        return _Turn(session_id, text, notice, history, hits, index_version, verdict, report, timer)
+        return _Turn(
+            session_id,
+            uuid.uuid4().hex,
+            text,
+            vector,
+            notice,
+            history,
+            hits,
+            index_version,
+            verdict,
+            report,
+            timer,
+        )
 
     def _without_model(self, turn: _Turn) -> Outcome | None:
         """The outcome when no model call is needed; None when the model answers."""
@@ -251,6 +275,15 @@ class ChatPipeline:
         """A dialog flow's canned reply, or the input rails' refusal."""
         assert turn.verdict.reply is not None
         return Outcome(turn.verdict.reply, AnsweredBy.RAILS, turn.report)
+
+    async def _handed_off(self, turn: _Turn, handoffs: Handoffs) -> Outcome:
+        """The customer asked for a person: a handoff record, and a reply that promises only
+        what was done."""
+        with turn.timer.stage("handoff"):
+            reply = await handoffs.hand_off(
+                turn.session_id, turn.message_id, turn.history, turn.text
+            )
+        return Outcome(reply, AnsweredBy.RAILS, turn.report)
 
     def _abstained(self, turn: _Turn) -> Outcome:
         """Nothing relevant found: say so, offer a human."""
@@ -314,6 +347,7 @@ class ChatPipeline:
         """Save the turn (unless refused) and time it: the turn's result."""
         answer = turn.notice + outcome.reply
         stored = Turn(
+            message_id=turn.message_id,
             user=turn.text,
             assistant=answer,
             citations=outcome.citations,
@@ -336,7 +370,9 @@ class ChatPipeline:
             timings_ms=timings,
         )
         if self.turn_log is not None:
-            record = provenance.record(result, turn.text, turn.index_version, self.provenance)
+            record = provenance.record(
+                result, turn.text, turn.index_version, self.provenance, turn.vector
+            )
             self.turn_log.submit(record)
         return result
 

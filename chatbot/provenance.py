@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from chatbot.gaps import encode_vector
 from chatbot.store import Citation, NewTurn
 from chatbot.turn import TurnResult
+from ingest.embeddings import Vectors
 
 
 class TurnSink(Protocol):
@@ -31,9 +33,14 @@ class Provenance:
 
 
 def record(
-    result: TurnResult, question: str, index_version: str | None, fixed: Provenance
+    result: TurnResult,
+    question: str,
+    index_version: str | None,
+    fixed: Provenance,
+    vector: Vectors | None = None,
 ) -> NewTurn:
-    """``question``: the customer's message as masked, the only form of it that is kept."""
+    """``question``: the customer's message as masked, the only form of it that is kept;
+    ``vector``: its embedding, kept so FAQ gaps cluster without the model."""
     return NewTurn(
         message_id=result.message_id,
         session_id=result.session_id,
@@ -47,4 +54,5 @@ def record(
         engine_dialect=fixed.engine_dialect,
         engine_model=fixed.engine_model,
         timings_ms=dict(result.timings_ms),
+        query_vector=None if vector is None else encode_vector(vector),
     )

@@ -138,7 +138,8 @@ class Settings(BaseSettings):
 
     # The support team's loop: gaps, answers the admin writes, the regression gate, handoff
     gap_similarity: float = Field(default=CALIBRATION.gaps.similarity, ge=0.0, le=1.0)
-    """Cosine of two unanswered questions at or above which they are one FAQ gap."""
+    """Mean cosine between two groups of unanswered questions at or above which they are
+    one FAQ gap (average linkage, ``chatbot.gaps``)."""
     admin_faq_file: Path = Path(".chatbot/admin-faq.csv")
     """The FAQ entries written in the admin console or ``/admin/faq`` (kept in the durable
     store, written here for the ingest): ingested with every run, whatever paths are given."""
@@ -200,7 +201,9 @@ class Settings(BaseSettings):
             self.handoff_webhook_secret.lower() in _PLACEHOLDERS
             or len(self.handoff_webhook_secret) < 16
         ):
-            raise ValueError("CHATBOT_HANDOFF_WEBHOOK_SECRET must be 16+ characters, no placeholder")
+            raise ValueError(
+                "CHATBOT_HANDOFF_WEBHOOK_SECRET must be 16+ characters and no placeholder"
+            )
         return self
 
     @property

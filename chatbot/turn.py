@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from chatbot.policy import AnsweredBy
+from ingest.embeddings import Vectors
 from ingest.models import Chunk
 from ingest.search import Hit, SearchResult
 
 if TYPE_CHECKING:
     # Only the interfaces name them: the API's schemas import this module without NeMo.
     from chatbot.guard import InputVerdict, OutputVerdict, Persona
+    from chatbot.sessions import Turn
     from engines.sampling import GenerationParams, Step
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "Event",
     "FaqRetriever",
     "GuardrailsReport",
+    "Handoffs",
     "Outcome",
     "Rails",
     "RetractEvent",
@@ -85,7 +88,7 @@ class Rails(Protocol):
 
 
 class QueryEmbedder(Protocol):
-    def encode_query(self, text: str) -> object: ...
+    def encode_query(self, text: str) -> Vectors: ...
 
 
 class ServedIndex(Protocol):
@@ -111,6 +114,16 @@ class TextGenerator(Protocol):
     def stream(
         self, prompt: str | Sequence[dict[str, str]], params: GenerationParams | None = None
     ) -> AsyncGenerator[Step, None]: ...
+
+
+class Handoffs(Protocol):
+    """Who passes a conversation to a person (:class:`chatbot.desk.HandoffDesk`)."""
+
+    async def hand_off(
+        self, session_id: str, message_id: str, history: Sequence[Turn], message: str
+    ) -> str:
+        """Record the handoff and start it; the reply that says what was done."""
+        ...
 
 
 class GuardrailsReport(BaseModel):

@@ -24,6 +24,7 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (errors.InvalidSessionIdError, 400, "invalid-session-id"),
     (errors.ForbiddenPathError, 403, "forbidden-path"),
     (errors.NotFoundError, 404, "not-found"),
+    (errors.GateRefusedError, 409, "gate-refused"),
     (errors.SessionStoreUnavailableError, 503, "session-store-unavailable"),
     (errors.DurableStoreUnavailableError, 503, "durable-store-unavailable"),
     (errors.EngineUnavailableError, 503, "engine-unavailable"),
@@ -76,6 +77,7 @@ class Problems:
                     title=slug.replace("-", " ").capitalize(),
                     detail=detail,
                     instance=instance,
+                    extra=getattr(exc, "extra", None),
                 )
         raise TypeError(f"not an expected error: {exc!r}")  # pragma: no cover
 

@@ -38,7 +38,7 @@ Before = Annotated[
 MessageId = Annotated[str, Parameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-def _moment(name: str, value: str | None) -> datetime | None:
+def moment(name: str, value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
@@ -75,8 +75,8 @@ class TurnsController(Controller):
         found = await services.store.list_turns(
             answered_by=answered_by,
             session_id=session_id,
-            since=_moment("since", since),
-            before=_moment("before", before),
+            since=moment("since", since),
+            before=moment("before", before),
             limit=limit,
         )
         last = found[-1].created_at if len(found) == limit else None
@@ -108,8 +108,8 @@ class TurnsController(Controller):
     ) -> FeedbackPage:
         found = await services.store.list_feedback(
             rating=rating,
-            since=_moment("since", since),
-            before=_moment("before", before),
+            since=moment("since", since),
+            before=moment("before", before),
             limit=limit,
         )
         last = found[-1].created_at if len(found) == limit else None

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import signal
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -35,6 +38,23 @@ def _bind(settings: Settings, host: str | None, port: int | None) -> Settings:
     return settings.model_copy(update=update)
 
 
+def _console_key(settings: Settings) -> tuple[Settings, Path | None]:
+    """The admin console needs an admin key: on a development machine with none set, ``up``
+    makes one (kept, owner-only, next to the index) so the console works from the first run.
+    Production never gets a generated key."""
+    if settings.admin_keys or settings.environment == "production":
+        return settings, None
+    path = settings.index_dir.parent / "admin-key"
+    key = path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+    if len(key) < 16:
+        key = secrets.token_urlsafe(24)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(key + "\n")
+    return settings.model_copy(update={"admin_keys": [key]}), path
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -46,9 +66,12 @@ def up(host: HostOption = None, port: PortOption = None) -> None:
 
     from chatbot.serving import engine_for, serve_api
 
-    settings = _bind(load_settings(), host, port)
+    settings, key_file = _console_key(_bind(load_settings(), host, port))
     _ensure_index(settings)
     url = f"http://{settings.host}:{settings.port}/"
+    console = f"admin console: {url}admin/"
+    if key_file is not None:
+        console += f" (sign in with the key in {key_file})"
     # The engine's supervisor tells of crashes and restarts through logging.
     engine_log = logging.getLogger("engines.embedded")
     engine_log.addHandler(RichHandler(console=err, show_path=False))
@@ -63,7 +86,7 @@ def up(host: HostOption = None, port: PortOption = None) -> None:
             # uvicorn stops gracefully on SIGINT/SIGTERM and then re-raises the signal; turn
             # it into an exception so the engine below is stopped too.
             signal.signal(signal.SIGTERM, _interrupt)
-            serve_api(settings, on_ready=lambda: out.print(f"Chatbot ready: open {url}"))
+            serve_api(settings, on_ready=lambda: out.print(f"Chatbot ready: open {url}\n{console}"))
         except KeyboardInterrupt:
             pass
         finally:

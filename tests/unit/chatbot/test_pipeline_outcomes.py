@@ -144,6 +144,18 @@ class FakeGenerator:
 
 
 @dataclass
+class FakeHandoffs:
+    reply: str
+    calls: list[tuple[str, str, int, str]] = field(default_factory=list)
+
+    async def hand_off(
+        self, session_id: str, message_id: str, history: Sequence[Any], message: str
+    ) -> str:
+        self.calls.append((session_id, message_id, len(history), message))
+        return self.reply
+
+
+@dataclass
 class Run:
     events: list[Event]
     result: TurnResult
@@ -160,6 +172,7 @@ def _turn(
     pieces: Sequence[str] = (),
     output: OutputVerdict | None = None,
     turn_log: TurnSink | None = None,
+    handoffs: FakeHandoffs | None = None,
 ) -> Run:
     rails = FakeRails(verdict or InputVerdict(reply=None, rails=["check injection"]), output)
     generator = FakeGenerator(pieces)
@@ -171,6 +184,7 @@ def _turn(
         retriever=FakeRetriever(list(hits)),
         generator=generator,
         turn_log=turn_log,
+        handoffs=handoffs,
     )
 
     async def collect() -> list[Event]:
@@ -222,6 +236,23 @@ def test_a_canned_reply_of_the_dialog_rails_is_the_answer_and_is_saved() -> None
     assert [t.assistant for t in _stored(run)] == ["Hello! How can I help?"]
     # The persona's scope comes from the served index's topics when none is configured.
     assert run.rails.inputs[0][3] == Persona(name="", scope="cards and transfers")
+
+
+def test_a_request_for_a_person_is_handed_off_and_the_reply_says_what_was_done() -> None:
+    verdict = InputVerdict(
+        reply="Of course. I'll pass this conversation on.", rails=["handoff"], handoff=True
+    )
+    desk = FakeHandoffs("To talk to a person, call 0800 123 456.")
+    run = _turn("I want a human", verdict=verdict, handoffs=desk)
+    assert _tokens(run) == ["To talk to a person, call 0800 123 456."]
+    assert run.result.answered_by is AnsweredBy.RAILS
+    assert run.result.guardrails == _base(input_rails=["handoff"], handoff=True)
+    # The handoff names the turn the customer sees, as stored.
+    assert desk.calls == [(SESSION, run.result.message_id, 0, "I want a human")]
+    assert [t.message_id for t in _stored(run)] == [run.result.message_id]
+    assert run.generator.calls == []
+    # Without a desk (the rails alone), the dialog flow's reply stands.
+    assert _tokens(_turn("I want a human", verdict=verdict)) == [verdict.reply]
 
 
 def test_a_refused_message_gets_the_refusal_and_is_not_saved() -> None:

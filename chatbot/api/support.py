@@ -155,28 +155,26 @@ async def _publish(services: Services, force: bool) -> IngestSummary:
     )
 
 
+async def _undo(services: Services, undo: Any) -> None:
+    await undo()
+    await asyncio.to_thread(
+        curation.write_admin_faq,
+        services.settings.admin_faq_file,
+        await services.store.list_faq_entries(),
+        services.settings.chunking().columns,
+    )
+
+
 async def _publish_or_undo(services: Services, force: bool, undo: Any) -> IngestSummary:
     """Publish; when the gate refuses, run ``undo`` (a coroutine function putting the store
     back), write the file again, and answer 409 with the gate's figures."""
     try:
         summary = await _publish(services, force)
     except BaseException:
-        await undo()
-        await asyncio.to_thread(
-            curation.write_admin_faq,
-            services.settings.admin_faq_file,
-            await services.store.list_faq_entries(),
-            services.settings.chunking().columns,
-        )
+        await _undo(services, undo)
         raise
     if summary.gate is not None and not summary.gate.passed and not summary.published:
-        await undo()
-        await asyncio.to_thread(
-            curation.write_admin_faq,
-            services.settings.admin_faq_file,
-            await services.store.list_faq_entries(),
-            services.settings.chunking().columns,
-        )
+        await _undo(services, undo)
         raise GateRefusedError(
             "the regression gate kept this change from going live; nothing changed "
             "(force=true publishes it anyway)",

@@ -20,7 +20,6 @@ import contextlib
 import re
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,7 +34,7 @@ from chatbot.errors import ForbiddenPathError, InvalidRequestError, NotFoundErro
 from chatbot.ingesting import ingest_paths
 from chatbot.services import Services
 from chatbot.settings import Settings
-from ingest.errors import DocumentLoadError, IngestLockedError, UnsupportedFileError
+from ingest.errors import DocumentLoadError, UnsupportedFileError
 from ingest.loaders import LOADERS
 from ingest.pipeline import IngestSummary
 from ingest.store import current_version, load_version
@@ -101,7 +100,7 @@ class AdminController(Controller):
         settings = services.settings
         root = settings.data_dir
         paths = [_inside(p, root) for p in data.paths] if data.paths else [root]
-        async with _exclusive(services):
+        async with services.exclusive_ingest():
             summary = await asyncio.to_thread(
                 _ingest, settings, paths, data.full, data.dry_run, data.force
             )
@@ -121,7 +120,7 @@ class AdminController(Controller):
         data: Annotated[IngestUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
         services: Services,
     ) -> dict[str, Any]:
-        async with _exclusive(services):
+        async with services.exclusive_ingest():
             return await _upload(data, services.settings)
 
     @get(
@@ -141,14 +140,6 @@ class AdminController(Controller):
             if p.is_dir() and not p.name.startswith(".")
         )
         return {"version": version, "versions_on_disk": versions, **manifest}
-
-
-@contextlib.asynccontextmanager
-async def _exclusive(services: Services) -> AsyncIterator[None]:
-    if services.ingest_lock.locked():
-        raise IngestLockedError("an ingest is already running")
-    async with services.ingest_lock:
-        yield
 
 
 async def _upload(data: IngestUpload, settings: Settings) -> dict[str, Any]:

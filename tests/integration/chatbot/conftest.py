@@ -117,6 +117,8 @@ def api_settings(
         rate_limit_per_minute=100_000,
         port=free_ports(1)[0],
         database_url=f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('store')}/chatbot.db",
+        # The admin's FAQ entries (POST /admin/faq) never land in the checkout's .chatbot/.
+        admin_faq_file=tmp_path_factory.mktemp("admin-faq") / "admin-faq.csv",
     )
 
 

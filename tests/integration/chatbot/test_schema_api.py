@@ -22,7 +22,10 @@ def test_schemathesis_finds_no_failure(
 ) -> None:
     data, index_dir = private_data  # uploads change the data folder: a copy of it
     # An admin key may also chat, so one header reaches every route.
-    with ApiServer(variant(api_settings, data_dir=data, index_dir=index_dir)) as api:
+    own = variant(
+        api_settings, data_dir=data, index_dir=index_dir, admin_faq_file=tmp_path / "admin-faq.csv"
+    )
+    with ApiServer(own) as api:
         run = subprocess.run(
             [
                 str(Path(sys.executable).with_name("schemathesis")),

@@ -5,7 +5,9 @@ handoff record (the masked transcript and the sources the bot cited) and hands i
 :class:`chatbot.handoff.WebhookDelivery`; the reply says the conversation was passed on.
 Without a webhook, or when the record cannot be stored, the record is kept as
 ``not_configured`` where possible and the reply says how to reach support
-(``Settings.support_contact``) instead.
+(``Settings.support_contact``) instead. At start, :meth:`HandoffDesk.resume` sends again the
+handoffs a stop left ``pending`` (delivery is at least once: receivers de-duplicate on the
+handoff id).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, Protocol
 
 from chatbot.errors import DurableStoreUnavailableError
 from chatbot.sessions import Turn
-from chatbot.store import HandoffStatus, NewHandoff
+from chatbot.store import HandoffOut, HandoffStatus, NewHandoff
 
 log = logging.getLogger("chatbot.handoff")
 
@@ -35,6 +37,10 @@ MAX_TRANSCRIPT_TURNS = 20
 
 class HandoffStore(Protocol):
     async def add_handoff(self, handoff: NewHandoff) -> None: ...
+
+    async def list_handoffs(
+        self, *, status: HandoffStatus | None = None, limit: int = 100
+    ) -> list[HandoffOut]: ...
 
     async def delivery_result(
         self, handoff_id: str, status: HandoffStatus, attempts: int, error: str | None
@@ -66,7 +72,7 @@ def sources(history: Sequence[Turn]) -> tuple[dict[str, Any], ...]:
     return tuple(seen.values())
 
 
-def payload(handoff: NewHandoff) -> dict[str, Any]:
+def payload(handoff: NewHandoff | HandoffOut) -> dict[str, Any]:
     """The webhook's body (documented in the README)."""
     return {
         "event": "handoff.created",
@@ -118,3 +124,18 @@ class HandoffDesk:
                 )
             return self.unreachable
         return PASSED
+
+    async def resume(self, limit: int = 1000) -> int:
+        """Queue again the handoffs still ``pending`` in the store (a stop cut their delivery
+        short, or the queue was full), oldest first; returns how many were queued."""
+        if self.delivery is None:
+            return 0
+        pending = await self.store.list_handoffs(status=HandoffStatus.PENDING, limit=limit)
+        queued = 0
+        for handoff in reversed(pending):
+            if not self.delivery.submit(handoff.id, payload(handoff)):
+                break
+            queued += 1
+        if queued:
+            log.info("handoff: %d pending handoffs queued again for delivery", queued)
+        return queued

@@ -112,6 +112,7 @@ class Services:
                     )
                 )
             handoffs = HandoffDesk(store, delivery, settings.support_contact)
+            await handoffs.resume()
             policy = Policy(
                 system_prompt=prompt.system(settings.bot_name),
                 canary=prompt.CANARY,

@@ -7,14 +7,18 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from chatbot.desk import HandoffDesk
 from chatbot.handoff import SIGNATURE_HEADER, WebhookDelivery, verify
 from chatbot.serving import free_ports
-from chatbot.store.records import HandoffStatus
+from chatbot.store import DurableStore
+from chatbot.store.records import HandoffStatus, NewHandoff
 
 SECRET = "webhook-secret-for-tests-0123456789"
 PAYLOAD: dict[str, object] = {
@@ -201,3 +205,47 @@ def test_close_gives_up_after_its_timeout_and_reports_pending(receiver: HTTPServ
 
     results = asyncio.run(asyncio.wait_for(main(), 10))
     assert results == [("h1", HandoffStatus.PENDING, 1, "not delivered before shutdown")]
+
+
+def test_handoffs_left_pending_by_a_stop_are_sent_at_the_next_start(
+    receiver: HTTPServer, tmp_path: Path
+) -> None:
+    """A stop (or a full queue) leaves a handoff ``pending`` in the store; the next process's
+    desk sends it, and only the pending ones, oldest first."""
+    receiver.expect_request("/hook", method="POST").respond_with_data("", 204)
+
+    def stored(handoff_id: str, status: HandoffStatus, minutes: int) -> NewHandoff:
+        return NewHandoff(
+            id=handoff_id,
+            session_id="s1",
+            message_id=f"m-{handoff_id}",
+            transcript=({"role": "customer", "text": "I want a person"},),
+            sources=(),
+            status=status,
+            created_at=datetime(2026, 12, 7, 9, minutes, tzinfo=UTC),
+        )
+
+    async def main() -> tuple[int, dict[str, HandoffStatus]]:
+        async with DurableStore.open(f"sqlite+aiosqlite:///{tmp_path}/chatbot.db") as store:
+            await store.add_handoff(stored("late", HandoffStatus.PENDING, 5))
+            await store.add_handoff(stored("early", HandoffStatus.PENDING, 1))
+            await store.add_handoff(stored("done", HandoffStatus.DELIVERED, 2))
+            await store.add_handoff(stored("local", HandoffStatus.NOT_CONFIGURED, 3))
+            async with WebhookDelivery(
+                receiver.url_for("/hook"), SECRET, store, workers=1
+            ) as delivery:
+                queued = await HandoffDesk(store, delivery, "").resume()
+            return queued, {h.id: h.status for h in await store.list_handoffs()}
+
+    queued, statuses = asyncio.run(main())
+    assert queued == 2
+    sent = [json.loads(request.get_data()) for request in requests_to(receiver)]
+    assert [body["handoff_id"] for body in sent] == ["early", "late"]
+    assert sent[0]["transcript"] == [{"role": "customer", "text": "I want a person"}]
+    assert sent[0]["created_at"] == "2026-12-07T09:01:00+00:00"
+    assert statuses == {
+        "early": HandoffStatus.DELIVERED,
+        "late": HandoffStatus.DELIVERED,
+        "done": HandoffStatus.DELIVERED,
+        "local": HandoffStatus.NOT_CONFIGURED,
+    }

@@ -8,7 +8,7 @@ from typing import Any
 from chatbot.desk import NO_CONTACT, PASSED, HandoffDesk, payload, sources, transcript
 from chatbot.errors import DurableStoreUnavailableError
 from chatbot.sessions import Turn
-from chatbot.store import HandoffStatus, NewHandoff
+from chatbot.store import HandoffOut, HandoffStatus, NewHandoff
 
 HISTORY = [
     Turn(
@@ -36,6 +36,11 @@ class Store:
         if self.down:
             raise DurableStoreUnavailableError("durable store: connection refused")
         self.added.append(handoff)
+
+    async def list_handoffs(
+        self, *, status: HandoffStatus | None = None, limit: int = 100
+    ) -> list[HandoffOut]:
+        return []
 
     async def delivery_result(
         self, handoff_id: str, status: HandoffStatus, attempts: int, error: str | None

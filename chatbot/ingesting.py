@@ -16,7 +16,7 @@ settings' golden file and margin, ranking as the chat pipeline does.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,13 +96,15 @@ def ingest_paths(
     dry_run: bool,
     force: bool = False,
     keep_unlisted: bool = False,
+    remove: Collection[str] = (),
     embedder: Callable[[], Embedder] | None = None,
     on_embed_start: Callable[[int], None] | None = None,
     on_embedded: Callable[[int], None] | None = None,
 ) -> IngestSummary:
     """``embedder`` defaults to a fresh model: an ingest never shares one with chat turns.
     ``force`` publishes a version the regression gate refuses; ``keep_unlisted`` keeps the
-    served documents that ``paths`` do not hold (publishing the admin's FAQ file alone)."""
+    served documents that ``paths`` do not hold (publishing the admin's FAQ file alone), except
+    the documents named in ``remove``."""
     model = functools.cache(embedder or (lambda: Embedder(settings.embedding())))
 
     def check(chunks: list[Chunk]) -> dict[str, Any]:
@@ -123,4 +125,5 @@ def ingest_paths(
         gate=gate_config(settings),
         force=force,
         keep_unlisted=keep_unlisted,
+        remove=remove,
     )

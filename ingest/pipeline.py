@@ -14,7 +14,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -159,6 +159,7 @@ def run_ingest(
     gate: GateConfig | None = None,
     force: bool = False,
     keep_unlisted: bool = False,
+    remove: Collection[str] = (),
 ) -> IngestSummary:
     """Ingest ``paths`` into ``index_dir``. ``embedder`` is a factory, so a dry run or a run
     with nothing changed never loads the model. ``screen`` (the chatbot passes its retrieval
@@ -169,7 +170,8 @@ def run_ingest(
     the new version against the served one before it goes live; a refused version is not
     published unless ``force`` (the figures are in the summary either way). A bad golden file
     raises :class:`ingest.gate.GoldenFileError` before anything is written. ``keep_unlisted``
-    keeps the served version's documents that ``paths`` do not hold (reported unchanged)."""
+    keeps the served version's documents that ``paths`` do not hold (reported unchanged),
+    except those named in ``remove`` (document ids: a file's name)."""
     started = time.perf_counter()
     # Read first: a bad golden file must stop the run before any embedding or writing.
     golden: list[GoldenQuestion] = []
@@ -216,7 +218,7 @@ def run_ingest(
             chunks.extend(doc_chunks)
             doc_hashes[source] = doc.hash
         for source in sorted(set(previous_docs) - seen):
-            if keep_unlisted:
+            if keep_unlisted and source not in remove:
                 kept = previous_chunks.get(source, [])
                 reports.append(DocumentReport(source, "unchanged", len(kept)))
                 chunks.extend(kept)

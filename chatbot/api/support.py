@@ -138,20 +138,21 @@ def _handoff_view(handoff: HandoffOut) -> HandoffView:
 
 
 async def _publish(services: Services, force: bool) -> IngestSummary:
-    """Write the admin FAQ file from the store and publish it (the caller holds the lock)."""
+    """Write the admin FAQ file from the store and publish it (the caller holds the lock);
+    with no entries left there is no file, and the served document is removed."""
     settings = services.settings
+    file = settings.admin_faq_file
     entries = await services.store.list_faq_entries()
-    await asyncio.to_thread(
-        curation.write_admin_faq, settings.admin_faq_file, entries, settings.chunking().columns
-    )
+    await asyncio.to_thread(curation.write_admin_faq, file, entries, settings.chunking().columns)
     return await asyncio.to_thread(
         ingest_paths,
         settings,
-        [settings.admin_faq_file],
+        [file] if entries else [],
         full=False,
         dry_run=False,
         force=force,
         keep_unlisted=True,
+        remove=() if entries else (file.name,),
     )
 
 

@@ -252,3 +252,20 @@ def test_the_admin_file_alone_is_published_beside_the_served_documents(
     # Without keep_unlisted, the paths are the whole corpus.
     only = ingest_paths(admin.settings, [admin.faq_file], full=False, dry_run=True)
     assert only.count("removed") == 5
+
+    # The admin's last entry deleted: no file, and the served admin document goes.
+    admin.faq_file.unlink()
+    gone = ingest_paths(
+        admin.settings,
+        [],
+        full=False,
+        dry_run=False,
+        keep_unlisted=True,
+        remove=("admin-faq.csv",),
+        embedder=admin.model,
+    )
+    assert gone.published
+    statuses = {d.source: d.status for d in gone.documents}
+    assert statuses.pop("admin-faq.csv") == "removed"
+    assert set(statuses.values()) == {"unchanged"} and len(statuses) == 5
+    assert gone.chunks_total == first.chunks_total and gone.chunks_embedded == 0

@@ -30,7 +30,6 @@ const STRINGS = {
     retry: "Try again",
     handoff: "Talk to a person",
     handoffMessage: "I want to talk to a human",
-    handoffDone: "We've passed your conversation to our support team.",
     disclaimer: "Answers come from our FAQ and may be imperfect.",
   },
   fr: {
@@ -61,7 +60,6 @@ const STRINGS = {
     retry: "Réessayer",
     handoff: "Parler à un conseiller",
     handoffMessage: "Je veux parler à un humain",
-    handoffDone: "Nous avons transmis votre conversation à notre équipe d’assistance.",
     disclaimer: "Les réponses viennent de notre FAQ et peuvent être imparfaites.",
   },
   de: {
@@ -92,7 +90,6 @@ const STRINGS = {
     retry: "Erneut versuchen",
     handoff: "Mit einer Person sprechen",
     handoffMessage: "Ich möchte mit einem Menschen sprechen",
-    handoffDone: "Wir haben Ihre Unterhaltung an unser Support-Team übergeben.",
     disclaimer: "Antworten stammen aus unseren FAQ und können ungenau sein.",
   },
 };

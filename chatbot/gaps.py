@@ -132,9 +132,10 @@ def encode_vector(vector: npt.NDArray[np.floating[Any]]) -> bytes:
     array = np.asarray(vector)
     if array.ndim != 1 or array.size == 0:
         raise ValueError(f"expected a non-empty 1-D vector, got shape {array.shape}")
-    if not np.all(np.isfinite(array)) or np.abs(array).max() > np.finfo(np.float16).max:
+    stored = array.astype(_STORED)  # what float16 cannot hold becomes infinite
+    if not np.isfinite(stored).all():
         raise ValueError("vector has values float16 cannot hold (NaN, infinite or too large)")
-    return array.astype(_STORED).tobytes()
+    return stored.tobytes()
 
 
 def decode_vector(data: bytes, *, dim: int = DIMENSION) -> npt.NDArray[np.float32]:

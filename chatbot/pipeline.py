@@ -346,29 +346,30 @@ class ChatPipeline:
     async def _finish(self, turn: _Turn, outcome: Outcome) -> TurnResult:
         """Save the turn (unless refused) and time it: the turn's result."""
         answer = turn.notice + outcome.reply
-        stored = Turn(
-            message_id=turn.message_id,
-            user=turn.text,
-            assistant=answer,
-            citations=outcome.citations,
-            guardrails=outcome.report.as_json(),
-            answered_by=outcome.answered_by,
-        )
-        if turn.verdict.blocked is None:
-            # A refused message is not kept: it must never become context for later turns.
-            with turn.timer.stage("save"):
-                await self.sessions.append(turn.session_id, stored)
-        timings = turn.timer.finish()
-        metrics.TURNS.labels(outcome.answered_by).inc()
+        timings: dict[str, float] = {}
         result = TurnResult(
             session_id=turn.session_id,
-            message_id=stored.message_id,
+            message_id=turn.message_id,
             answer=answer,
             answered_by=outcome.answered_by,
             citations=outcome.citations,
             report=outcome.report,
             timings_ms=timings,
         )
+        stored = Turn(
+            message_id=turn.message_id,
+            user=turn.text,
+            assistant=answer,
+            citations=outcome.citations,
+            guardrails=result.guardrails,
+            answered_by=outcome.answered_by,
+        )
+        if turn.verdict.blocked is None:
+            # A refused message is not kept: it must never become context for later turns.
+            with turn.timer.stage("save"):
+                await self.sessions.append(turn.session_id, stored)
+        timings.update(turn.timer.finish())
+        metrics.TURNS.labels(outcome.answered_by).inc()
         if self.turn_log is not None:
             record = provenance.record(
                 result, turn.text, turn.index_version, self.provenance, turn.vector

@@ -48,7 +48,7 @@ def record(
         answer=result.answer,
         answered_by=str(result.answered_by),
         citations=tuple(Citation.from_json(c) for c in result.citations),
-        rails=result.report.as_json(),
+        rails=result.guardrails,
         index_version=index_version,
         prompt_version=fixed.prompt_version,
         engine_dialect=fixed.engine_dialect,

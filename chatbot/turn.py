@@ -11,6 +11,7 @@ the report was typed.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -220,9 +221,10 @@ class TurnResult:
     report: GuardrailsReport
     timings_ms: dict[str, float]
 
-    @property
+    @functools.cached_property
     def guardrails(self) -> dict[str, Any]:
-        """The report as the API shows it (the keys this turn set)."""
+        """The report as the API shows it (the keys this turn set); serialised once, for the
+        session, the answer and the turn log alike (read-only)."""
         return self.report.as_json()
 
     def to_json(self) -> dict[str, Any]:

@@ -84,6 +84,9 @@ from ingest.store import current_version, load_version  # noqa: E402
 
 TARGET_MS = 0.5
 TARGET_CONCURRENCY = 32
+# A unit vector of the embedder's dimension: the in-process records carry one, as turns do.
+_RAW = np.random.default_rng(0).standard_normal(384).astype(np.float32)
+QUERY_VECTOR = _RAW / np.linalg.norm(_RAW)
 DATA = REPO / "data"
 
 
@@ -390,13 +393,13 @@ async def submit_cost(
     the put is timed). The median of ``repeats`` runs."""
     result, question, version = record_of(sample, question, "v")
     fixed = provenance.Provenance("prompt", "llmapi", "model")
-    record = provenance.record(result, question, version, fixed)
+    record = provenance.record(result, question, version, fixed, QUERY_VECTOR)
     build: list[float] = []
     submit: list[float] = []
     for _ in range(repeats):
         start = time.perf_counter_ns()
         for _ in range(calls):
-            provenance.record(result, question, version, fixed)
+            provenance.record(result, question, version, fixed, QUERY_VECTOR)
         build.append((time.perf_counter_ns() - start) / calls)
         log = TurnLog(_Discard(), maxsize=calls + 1)
         start = time.perf_counter_ns()
@@ -542,6 +545,7 @@ async def bench(
         template = provenance.record(
             *record_of(curated[0], questions[0], "v"),
             provenance.Provenance("prompt", "llmapi", "model"),
+            QUERY_VECTOR,
         )
         with tempfile.TemporaryDirectory(prefix="chatbot-writer-") as folder:
             runs = [

@@ -27,9 +27,17 @@ limit, over the index in ``--index-dir`` (create it with ``chatbot ingest data``
 ``--triton-url`` for the engine side of the first-token comparison, and raise its
 ``CHATBOT_RATE_LIMIT_PER_MINUTE``).
 
+With ``--engine fixed`` the started API talks to the fixed-token engine instead of the model
+(``engines.embedded.fixed``: the same Triton server and dialects, streaming set text at a set
+rate with no model work), and the benchmark measures the pipeline's overhead apart from
+generation on both routes at each concurrency, and the first token against the engine's TTFT
+(``bench/chat_fixed.py`` says what, and how).
+
 Run: .venv/bin/python bench/chat.py [--concurrency 1 32] [--turns 2] [--max-tokens 16]
      .venv/bin/python bench/chat.py --url http://127.0.0.1:8000 --api-key KEY \
          --triton-url 127.0.0.1:8001
+     .venv/bin/python bench/chat.py --engine fixed --fixed-ttft-ms 50 --fixed-itl-ms 10 \
+         --fixed-tokens 32 [--dialect ensemble]
 The benchmark client runs on the same machine as the stack and takes some CPU from it.
 """
 
@@ -50,6 +58,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # bench/ingest.py would otherwise shadow the ingest package
 
 from bench.chat_client import BenchError, ChatClient, Stack, TurnFailed, TurnSample  # noqa: E402
+from bench.chat_fixed import bench_fixed  # noqa: E402
 from bench.chat_load import FirstToken, Level, first_token, plan, run_sessions  # noqa: E402
 from bench.chat_report import (  # noqa: E402
     OVERHEAD_P50_MS,
@@ -60,7 +69,7 @@ from bench.chat_report import (  # noqa: E402
     report_levels,
     versus,
 )
-from bench.hosting import self_hosted  # noqa: E402
+from bench.hosting import fixed_engine, self_hosted  # noqa: E402
 from chatbot.errors import ChatbotError  # noqa: E402
 from chatbot.generation.client import TritonGenerator  # noqa: E402
 from chatbot.settings import Settings  # noqa: E402
@@ -136,7 +145,9 @@ async def bench(args: argparse.Namespace, stack: Stack) -> None:
                 flush=True,
             )
             generator = TritonGenerator(
-                triton_url, dialect=settings.triton_dialect, tokenizer=settings.tokenizer
+                triton_url,
+                dialect=args.dialect or settings.triton_dialect,
+                tokenizer=settings.tokenizer,
             )
             params = GenerationParams(
                 max_tokens=min(args.first_token_max_tokens, settings.max_tokens),
@@ -181,9 +192,37 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--turns", type=int, default=2, help="turns per session")
     parser.add_argument(
-        "--min-turns", type=int, default=12, help="at least this many turns per level"
+        "--min-turns",
+        type=int,
+        default=None,
+        help="at least this many turns per level (default 12; 48 with --engine fixed)",
     )
-    parser.add_argument("--max-tokens", type=int, default=16, help="per generated answer")
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        default=None,
+        help="per generated answer (default 16; --fixed-tokens with --engine fixed)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=["model", "fixed"],
+        default="model",
+        help="what the started API generates with: the embedded model, or the fixed-token "
+        "engine (same Triton server and dialects, set text at a set rate, no model work)",
+    )
+    parser.add_argument("--fixed-ttft-ms", type=float, default=50.0)
+    parser.add_argument("--fixed-itl-ms", type=float, default=10.0)
+    parser.add_argument("--fixed-tokens", type=int, default=32)
+    parser.add_argument("--fixed-text", default=None, help="default: the engine's own")
+    parser.add_argument(
+        "--engine-rounds",
+        type=int,
+        default=16,
+        help="--engine fixed: streams straight to the engine, to see it keep its schedule",
+    )
+    parser.add_argument(
+        "--dialect", choices=["llmapi", "ensemble"], default=None, help="the started API's"
+    )
     parser.add_argument("--curated-turns", type=int, default=40, help="per level")
     parser.add_argument("--first-token-prompts", type=int, default=6)
     parser.add_argument("--first-token-rounds", type=int, default=2)
@@ -206,17 +245,33 @@ def main() -> None:
     )
     parser.add_argument("--startup-timeout", type=float, default=300.0)
     args = parser.parse_args()
+    fixed = args.engine == "fixed"
+    if args.min_turns is None:
+        args.min_turns = 48 if fixed else 12
+    if args.max_tokens is None:
+        args.max_tokens = args.fixed_tokens if fixed else 16
     if min(args.concurrency) < 1 or args.turns < 1 or args.max_tokens < 1:
         parser.error("--concurrency, --turns and --max-tokens must be >= 1")
+    if fixed and args.url:
+        parser.error("--engine fixed starts the stack itself: leave out --url")
     args.route = "/v1/chat/stream" if args.stream else "/v1/chat"
     args.index_dir = args.index_dir.resolve()
     args.cache_dir = args.cache_dir.resolve()
+    if fixed:
+        workload = (
+            f"engine fixed (TTFT {args.fixed_ttft_ms:g} ms, ITL {args.fixed_itl_ms:g} ms, "
+            f"{args.fixed_tokens} tokens), routes /v1/chat and /v1/chat/stream, "
+            f"{args.engine_rounds} streams straight to the engine"
+        )
+    else:
+        workload = (
+            f"{args.curated_turns} curated turns per level, first token "
+            f"{args.first_token_prompts} prompts x {args.first_token_rounds} rounds (max_tokens "
+            f"{args.first_token_max_tokens}), route {args.route}"
+        )
     print(
         f"bench/chat.py: concurrency {args.concurrency}, {args.turns} turns/session, >= "
-        f"{args.min_turns} turns per level, max_tokens {args.max_tokens}, "
-        f"{args.curated_turns} curated turns per level, first token {args.first_token_prompts} "
-        f"prompts x {args.first_token_rounds} rounds (max_tokens "
-        f"{args.first_token_max_tokens}), route {args.route}"
+        f"{args.min_turns} turns per level, max_tokens {args.max_tokens}, {workload}"
         f"; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )
@@ -227,7 +282,11 @@ def main() -> None:
                 f"no index in {args.index_dir}: run `chatbot ingest data` first "
                 "(or pass --index-dir)"
             )
-        if args.url:
+        spec = fixed_engine(args)
+        if spec is not None:
+            questions = paraphrases()
+            self_hosted(args, lambda stack: bench_fixed(args, stack, spec, questions))
+        elif args.url:
             stack = Stack(args.url.rstrip("/"), args.api_key, args.triton_url)
             asyncio.run(bench(args, stack))
         else:

@@ -43,6 +43,10 @@ class Stack:
     triton_url: str | None
     alive: Callable[[], bool] = lambda: True
     """False once a child API process has exited."""
+    api_pid: int | None = None
+    """A started API's process (its CPU time is read from /proc)."""
+    engine_pid: int | None = None
+    """A started Triton server's process, which leads the group its model stubs run in."""
 
 
 class ChatClient:

@@ -28,14 +28,24 @@ def fmt(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.1f}"
 
 
-def table(title: str, rows: list[tuple[str, list[float]]], levels: Sequence[int]) -> None:
-    """One row per measure: p50 and p99 at each concurrency level, side by side."""
+def table(
+    title: str,
+    rows: list[tuple[str, list[float]]],
+    levels: Sequence[int | str],
+    name_width: int = 24,
+    width: int = 12,
+) -> None:
+    """One row per measure: p50 and p99 at each level (a concurrency, or a label), side by
+    side."""
     print(f"\n{title}")
-    header = f"{'':<24}" + "".join(f"{f'c={c} p50':>12}{f'c={c} p99':>12}" for c in levels)
+    labels = [f"c={c}" if isinstance(c, int) else c for c in levels]
+    header = f"{'':<{name_width}}" + "".join(
+        f"{f'{c} p50':>{width}}{f'{c} p99':>{width}}" for c in labels
+    )
     print(header)
     print("-" * len(header))
     for name, cells in rows:
-        print(f"{name:<24}" + "".join(f"{fmt(v):>12}" for v in cells))
+        print(f"{name:<{name_width}}" + "".join(f"{fmt(v):>{width}}" for v in cells))
 
 
 def timing(stage: str) -> Callable[[TurnSample], float | None]:

@@ -6,6 +6,10 @@ sender threads, so Triton keeps accepting requests while sequences are generated
 streams one request's steps from the LM's continuous-batching scheduler, which checks
 ``is_cancelled()`` between tokens, so a client that cancels its stream stops generation.
 
+What generates the text is the model's ``generator`` parameter (``load_generator``): the
+causal LM of ``engines.lm`` by default, or ``fixed``, the fixed-token stand-in of
+``engines.embedded.fixed``, which streams set text at a set rate and does no model work.
+
 Written against Triton's own Python-backend API rather than PyTriton's ``bind`` proxy:
 PyTriton 0.7 does not pass a client's cancellation through to the model.
 """
@@ -16,9 +20,10 @@ import json
 import logging
 import queue
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import triton_python_backend_utils as pb_utils  # the Python-backend stub provides it
@@ -26,6 +31,7 @@ import triton_python_backend_utils as pb_utils  # the Python-backend stub provid
 from engines.contract import DIALECTS, Dialect
 from engines.errors import BadRequestError, EngineError
 from engines.lm import CausalLM, GenerationParams
+from engines.sampling import Step
 
 LOG = logging.getLogger("engines.embedded")
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
@@ -60,6 +66,45 @@ def _strings(request: Any, name: str) -> list[str]:
         raise BadRequestError(f"{name} must be UTF-8 text") from exc
 
 
+class TokenGenerator(Protocol):
+    """What the model serves: ``engines.lm.CausalLM``, or a stand-in with its interface."""
+
+    @property
+    def max_batch(self) -> int:
+        """Sequences generated at once (the model keeps twice as many sender threads)."""
+        ...
+
+    def check_prompt(self, prompt: str) -> object:
+        """Raise BadRequestError for a prompt that cannot be served."""
+        ...
+
+    def generate(
+        self, prompt: str, params: GenerationParams, cancelled: Callable[[], bool]
+    ) -> Iterator[Step]:
+        """Text deltas; the last step carries ``stop``, ``length`` or ``cancelled``."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def load_generator(parameters: dict[str, str]) -> TokenGenerator:
+    """The generator the model config's parameters name (``generator``, default ``lm``)."""
+    kind = parameters.get("generator", "lm")
+    if kind == "fixed":
+        from engines.embedded.fixed import FixedTokens
+
+        return FixedTokens.from_parameters(parameters)
+    if kind != "lm":
+        raise RuntimeError(f"unknown generator {kind!r} in the model config")
+    model = parameters.get("model_path") or None
+    return CausalLM(
+        Path(model) if model else None,
+        parameters.get("device", "auto"),
+        Path(parameters["cache_dir"]),
+        max_batch=int(parameters.get("max_batch", "8")),
+    )
+
+
 class TritonPythonModel:
     def initialize(self, args: dict[str, str]) -> None:
         if int(np.__version__.split(".")[0]) >= 2:
@@ -71,13 +116,7 @@ class TritonPythonModel:
         config = json.loads(args["model_config"])
         parameters = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
         self.dialect: Dialect = DIALECTS[parameters["dialect"]]
-        model = parameters.get("model_path") or None
-        self.lm = CausalLM(
-            Path(model) if model else None,
-            parameters.get("device", "auto"),
-            Path(parameters["cache_dir"]),
-            max_batch=int(parameters.get("max_batch", "8")),
-        )
+        self.lm = load_generator(parameters)
         self.jobs: queue.Queue[Job | None] = queue.Queue()
         # Twice the batch size: a full batch streams while the next requests are queued.
         self.workers = [

@@ -57,12 +57,19 @@ def model_config(dialect: Dialect, parameters: dict[str, str]) -> mc.ModelConfig
 def write_repository(
     root: Path, model_path: Path | None, device: str, cache_dir: Path, max_batch: int = 8
 ) -> Path:
+    """The causal LM's repository (``model_path``: a Hugging Face folder, or none: the default)."""
     parameters = {
         "model_path": str(model_path or ""),
         "device": device,
         "cache_dir": str(cache_dir.resolve()),
         "max_batch": str(max_batch),
     }
+    return write_models(root, parameters)
+
+
+def write_models(root: Path, parameters: dict[str, str]) -> Path:
+    """Both dialects' models, each configured with ``parameters``: what the backend's
+    ``load_generator`` reads (``generator`` names the stand-in to serve instead of the LM)."""
     for dialect in DIALECTS.values():
         folder = root / dialect.model
         (folder / "1").mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,9 @@ each holding a copy of the model, in the server's process group) are killed, the
 ``/dev/shm`` regions and the work folder removed. Supervised (``supervise=True``), a server
 that dies is restarted with exponential backoff until ``stop()``; a restart takes seconds,
 since the GGUF conversion stays in ``cache_dir``.
+
+What the server serves is its model repository: the causal LM's by default, or the one that
+``models`` writes (``engines.embedded.fixed`` serves its fixed-token stand-in so).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
@@ -121,8 +125,12 @@ class EmbeddedTriton:
         max_batch: int = 8,
         supervise: bool = False,
         backoff: Backoff | None = None,
+        models: Callable[[Path], Path] | None = None,
     ) -> None:
+        """``models`` writes the model repository into the folder it is given and returns
+        it; by default the causal LM's (``model``, ``device``, ``cache_dir``, ``max_batch``)."""
         self.model = model
+        self.models = models or self._lm_models
         self.cache_dir = cache_dir
         self.max_batch = max_batch
         self.grpc_port, self.http_port, self.metrics_port = grpc_port, http_port, metrics_port
@@ -167,13 +175,7 @@ class EmbeddedTriton:
         server = work / "tritonserver"
         shutil.copytree(dist, server, ignore=shutil.ignore_patterns("python_backend_stubs"))
         shutil.copy(stub, server / "backends" / "python" / "triton_python_backend_stub")
-        # Convert a GGUF file once here, not in each model's stub process.
-        from engines.lm import default_model_file, hf_folder
-
-        model = hf_folder(self.model or default_model_file(), self.cache_dir)
-        repository = write_repository(
-            work / "models", model, self.device, self.cache_dir, self.max_batch
-        )
+        repository = self.models(work / "models")
         env = dict(os.environ)
         lib_dirs = [
             sysconfig.get_config_var("LIBDIR") or "",
@@ -207,6 +209,13 @@ class EmbeddedTriton:
             f"--backend-config=python,shm-region-prefix-name={self.shm_prefix}",
         ]
         return command, env
+
+    def _lm_models(self, root: Path) -> Path:
+        # Convert a GGUF file once here, not in each model's stub process.
+        from engines.lm import default_model_file, hf_folder
+
+        model = hf_folder(self.model or default_model_file(), self.cache_dir)
+        return write_repository(root, model, self.device, self.cache_dir, self.max_batch)
 
     def start(self, timeout: float = 300.0) -> EmbeddedTriton:
         """Start the server and wait until it is ready (EngineError if it cannot start);

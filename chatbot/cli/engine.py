@@ -30,7 +30,9 @@ def engine_serve(
     http_port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     metrics_port: Annotated[int, typer.Option(min=1, max=65535)] = 8002,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    device: Annotated[
+        str, typer.Option(help="auto (cuda when PyTorch can use a GPU), cpu or cuda.")
+    ] = "auto",
 ) -> None:
     """Serve both request dialects (models tensorrt_llm and ensemble) until SIGTERM/Ctrl-C;
     restart Triton whenever it dies."""
@@ -38,20 +40,26 @@ def engine_serve(
 
     from rich.logging import RichHandler
 
+    from engines.device import DEVICES, Facts, engine_device
     from engines.embedded.server import EmbeddedTriton
 
     settings = load_settings()
     if model is not None and not model.exists():
         fail(f"{model} does not exist")
-    if device not in {"auto", "cpu", "cuda"}:
+    if device not in DEVICES:
         fail(f"unknown device {device!r} (auto, cpu or cuda)")
+    # Before anything starts: what stands in the way of the device, as one readable error.
+    with errors(), err.status("checking the device (PyTorch, numpy)…"):
+        chosen = engine_device(device, Facts.probe(torch=device != "cpu"))
+    if chosen.note:
+        err.print(f"[yellow]note:[/] {chosen.note}", highlight=False)
     server = EmbeddedTriton(
         model,
         grpc_port=grpc_port,
         http_port=http_port,
         metrics_port=metrics_port,
         host=host,
-        device=device,
+        device=chosen.kind,
         cache_dir=settings.cache_dir / "lm",
         supervise=True,
     )
@@ -66,7 +74,8 @@ def engine_serve(
         server.start()
     out.print(
         f"Triton ready: gRPC {server.grpc_url}, HTTP {server.http_url} "
-        "(models tensorrt_llm and ensemble)"
+        f"(models tensorrt_llm and ensemble), generating on {chosen}",
+        highlight=False,
     )
     try:
         while not stop.wait(1.0):

@@ -55,6 +55,25 @@ def _console_key(settings: Settings) -> tuple[Settings, Path | None]:
     return settings.model_copy(update={"admin_keys": [key]}), path
 
 
+def _devices(settings: Settings) -> str:
+    """Where the embedded engine and the embedding model will run, checked before anything
+    starts (EngineError when they cannot). The engine runs with ``auto``; both use the
+    PyTorch of this environment, which the engine's Triton stub shares."""
+    from engines.device import Facts, choose_device, engine_device
+
+    with err.status("checking the devices (PyTorch, numpy)…"):
+        facts = Facts.probe()
+    engine = engine_device("auto", facts)
+    wanted = settings.embedding_device
+    embeddings = choose_device(wanted, facts, what=f"CHATBOT_EMBEDDING_DEVICE={wanted}")
+    # As ingest.embeddings.Embedder picks it: ONNX Runtime here runs on the CPU only.
+    backend = settings.embedding_backend if embeddings.kind == "cpu" else "torch"
+    for note in dict.fromkeys(d.note for d in (engine, embeddings) if d.note):
+        err.print(f"[yellow]note:[/] {note}", highlight=False)
+    err.print(f"retrieval embeddings on {embeddings}, {backend} backend", highlight=False)
+    return str(engine)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -67,6 +86,8 @@ def up(host: HostOption = None, port: PortOption = None) -> None:
     from chatbot.serving import engine_for, serve_api
 
     settings, key_file = _console_key(_bind(load_settings(), host, port))
+    with errors():
+        engine_on = _devices(settings)
     _ensure_index(settings)
     url = f"http://{settings.host}:{settings.port}/"
     console = f"admin console: {url}admin/"
@@ -81,8 +102,11 @@ def up(host: HostOption = None, port: PortOption = None) -> None:
             engine = engine_for(settings)
             started = engine.__enter__()
         try:
-            where = "embedded" if started else "already running"
-            err.print(f"engine ready at {settings.triton_url} ({where}); starting the API…")
+            where = f"embedded, generating on {engine_on}" if started else "already running"
+            err.print(
+                f"engine ready at {settings.triton_url} ({where}); starting the API…",
+                highlight=False,
+            )
             # uvicorn stops gracefully on SIGINT/SIGTERM and then re-raises the signal; turn
             # it into an exception so the engine below is stopped too.
             signal.signal(signal.SIGTERM, _interrupt)

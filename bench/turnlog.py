@@ -36,7 +36,7 @@ The API has no setting that turns the turn log off; the API here is ``chatbot ap
 through this script (``python bench/turnlog.py serve-switchable``), whose pipeline subclass
 only adds the switch (SIGUSR1 on, SIGUSR2 off).
 
-Run: .venv/bin/python bench/turnlog.py [--rounds 10] [--concurrency 1 32]
+Run: .venv/bin/python bench/turnlog.py [--rounds 20] [--concurrency 1 32]
 The benchmark client runs on the same machine as the stack and takes some CPU from it.
 """
 
@@ -628,7 +628,7 @@ def main() -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, required=True)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, TARGET_CONCURRENCY])
-    parser.add_argument("--rounds", type=int, default=10, help="rounds of both arms, interleaved")
+    parser.add_argument("--rounds", type=int, default=20, help="rounds of both arms, interleaved")
     parser.add_argument("--waves", type=int, default=10, help="turns per level: c x waves ...")
     parser.add_argument("--min-turns", type=int, default=40, help="... and at least this many")
     parser.add_argument("--warmup", type=int, default=64, help="turns per arm")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import time
@@ -15,6 +16,13 @@ from tests.integration.chatbot.conftest import AUTH, ApiServer, stream_events, v
 
 FAQ = json.loads((Path(__file__).resolve().parents[3] / "data/faq/cards.json").read_text())
 LOST_CARD = next(e for e in FAQ if e["id"] == "card-001")
+
+
+def test_what_the_api_loads_at_start_is_frozen_out_of_garbage_collection(api: ApiServer) -> None:
+    # The API runs in this process (a thread): its start froze the models, rails and index,
+    # so full collections under load walk only the objects that turns create.
+    assert api.client.get("/health/ready").status_code == 200
+    assert gc.get_freeze_count() > 100_000
 
 
 def test_faq_question_gets_a_grounded_answer_with_the_right_citation(api: ApiServer) -> None:

@@ -18,6 +18,7 @@ import msgspec
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 _BEGIN = {"DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE"}
@@ -72,10 +73,19 @@ def _sqlite_connect(*, wal: bool) -> Callable[[Any, Any], None]:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            if wal:
-                cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS:d}")
+            if wal:
+                # Switching to WAL needs the file to itself; SQLite answers "database is
+                # locked" at once, without its busy timeout, when another start holds it.
+                for attempt in Retrying(
+                    retry=retry_if_exception(lambda exc: "locked" in str(exc)),
+                    stop=stop_after_delay(BUSY_TIMEOUT_MS / 1000),
+                    wait=wait_random(0.01, 0.1),
+                    reraise=True,
+                ):
+                    with attempt:
+                        cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
         finally:
             cursor.close()
 

@@ -11,14 +11,10 @@ import stat
 import subprocess
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
 CUDA = 'pip install -q "torch===2.13.0"'
 CPU = 'pip install -q "torch==2.13.0+cpu"'
 CPU_INDEX = "--extra-index-url https://download.pytorch.org/whl/cpu"
-
-pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 
 
 def make_n(venv: Path, *args: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
